@@ -1,0 +1,30 @@
+# csops: `make demo` runs the whole pipeline on generated data; `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
+
+.PHONY: install demo test ui dbt-parse clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -e ".[dev]"
+	touch $@
+
+# Dagster loads dbt models from the manifest; prepare it here, never at import time.
+dbt-parse: install
+	cd dbt_project && ../$(BIN)/dbt parse --quiet
+
+demo: dbt-parse
+	$(BIN)/csops demo
+
+test: dbt-parse
+	$(BIN)/pytest
+
+ui: dbt-parse
+	$(BIN)/csops ui
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs

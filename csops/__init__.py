@@ -1,0 +1,1 @@
+"""csops: Customer Success operations as data pipelines."""

@@ -1,0 +1,1 @@
+"""Data-quality rules that gate the pipeline: batch reconciliation and Great Expectations suites."""

@@ -1,0 +1,1 @@
+"""Human-readable summaries of what the pipeline built."""

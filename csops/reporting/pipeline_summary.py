@@ -1,0 +1,64 @@
+"""What a run left in the warehouse: tables and row counts, what was quarantined and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from csops import contract
+from csops.ingest import tables
+
+LAYERS = ("raw", "staging", "intermediate", "marts")
+
+
+@dataclass(frozen=True)
+class QuarantineGroup:
+    source: str
+    reason: str
+    rows: int
+
+
+def table_row_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
+    """(schema, table, rows) for every table or view of the pipeline's layers."""
+    found = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        f"WHERE table_schema IN ({', '.join('?' for _ in LAYERS)}) ORDER BY 1, 2",
+        list(LAYERS),
+    ).fetchall()
+    order = {layer: i for i, layer in enumerate(LAYERS)}
+    found.sort(key=lambda row: (order[row[0]], row[1]))
+    return [(schema, name, con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()[0]) for schema, name in found]
+
+
+def quarantine_groups(con: duckdb.DuckDBPyConnection) -> list[QuarantineGroup]:
+    """Quarantined rows per source and kind of reason (the text before the first ':' of each problem)."""
+    groups = []
+    existing = {name for (name,) in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'"
+    ).fetchall()}
+    for source in contract.SOURCE_NAMES:
+        if f"{source}_quarantine" not in existing:
+            continue
+        rows = con.execute(
+            "SELECT trim(split_part(problem, ':', 1)) AS kind, count(*) FROM ("
+            f"SELECT unnest(string_split(_reason, '; ')) AS problem FROM {tables.quarantine_table(source)}"
+            ") GROUP BY kind ORDER BY 2 DESC, 1"
+        ).fetchall()
+        groups += [QuarantineGroup(source, kind, count) for kind, count in rows]
+    return groups
+
+
+def format_summary(con: duckdb.DuckDBPyConnection) -> str:
+    lines = ["Tables built (schema.table: rows)"]
+    lines += [f"  {schema}.{name}: {rows:,}" for schema, name, rows in table_row_counts(con)]
+    groups = quarantine_groups(con)
+    lines.append("Quarantined rows by source and reason (a row can have several reasons)")
+    lines += [f"  {g.source}: {g.reason}: {g.rows:,}" for g in groups] or ["  none"]
+    ledger = con.execute(
+        f"SELECT source, batch_file, reason FROM {tables.LEDGER_TABLE} WHERE status = 'quarantined' ORDER BY 1, 2"
+    ).fetchall()
+    if ledger:
+        lines.append("Whole batches quarantined")
+        lines += [f"  {source}/{name}: {reason}" for source, name, reason in ledger]
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""Where csops keeps its files, from environment variables with defaults under the project's `data/` folder.
+
+The one place paths are decided: the CLI, the Dagster resources and dbt (through `CSOPS_DUCKDB_PATH`) all read
+them from here, so every process opens the same warehouse file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    landing_dir: Path
+    duckdb_path: Path
+    dagster_home: Path
+    dbt_target: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(os.environ.get("CSOPS_DATA_DIR", PROJECT_ROOT / "data")).resolve()
+        return cls(
+            data_dir=data_dir,
+            landing_dir=Path(os.environ.get("CSOPS_LANDING_DIR", data_dir / "landing")).resolve(),
+            duckdb_path=Path(os.environ.get("CSOPS_DUCKDB_PATH", data_dir / "warehouse.duckdb")).resolve(),
+            dagster_home=Path(os.environ.get("DAGSTER_HOME", data_dir / "dagster_home")).resolve(),
+            dbt_target=os.environ.get("CSOPS_DBT_TARGET", "duckdb"),
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The variables dbt subprocesses and Dagster read; telemetry off unless the user turned it on."""
+        return {
+            "CSOPS_DUCKDB_PATH": str(self.duckdb_path),
+            "CSOPS_LANDING_DIR": str(self.landing_dir),
+            "CSOPS_DBT_TARGET": self.dbt_target,
+            "DAGSTER_HOME": str(self.dagster_home),
+            "GX_ANALYTICS_ENABLED": os.environ.get("GX_ANALYTICS_ENABLED", "false"),
+            "DAGSTER_DISABLE_TELEMETRY": os.environ.get("DAGSTER_DISABLE_TELEMETRY", "true"),
+        }
+
+    def export(self) -> None:
+        """Put the resolved paths into this process's environment, inherited by dbt subprocesses."""
+        os.environ.update(self.environment())

@@ -1,0 +1,30 @@
+"""The dbt models (staging -> intermediate -> marts) as assets keyed `[schema, model]`; dbt tests as checks."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.dbt_project import csops_dbt_project
+from orchestration.defs.raw_assets import DUCKDB_POOL
+
+
+class CsopsDbtTranslator(DagsterDbtTranslator):
+    """Key every node by schema and name so dbt sources meet the Python raw assets (`raw/accounts`)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return dbt_resource_props["schema"]
+
+
+@dbt_assets(
+    manifest=csops_dbt_project.manifest_path,
+    project=csops_dbt_project,
+    dagster_dbt_translator=CsopsDbtTranslator(),
+    pool=DUCKDB_POOL,
+)
+def csops_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from dbt.cli(["build"], context=context).stream()

@@ -1,0 +1,116 @@
+"""Landing -> raw: one asset per source, each gated by a reconciliation check and a Great Expectations suite."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from csops import contract
+from csops.ingest import ingest_source, tables
+from csops.quality.raw_expectations import sample_query, validate_frame
+from csops.quality.reconciliation import reconcile
+from orchestration.landing import LandingZone
+
+DUCKDB_POOL = "duckdb"  # DuckDB allows one writer process: every step touching the file shares this pool.
+
+
+def raw_key(source: str) -> dg.AssetKey:
+    return dg.AssetKey([tables.RAW_SCHEMA, source])
+
+
+def build_raw_asset(source: str) -> dg.AssetsDefinition:
+    spec = contract.SOURCES[source]
+    deps = [raw_key("accounts")] if spec.references_accounts else []
+
+    @dg.asset(
+        key=raw_key(source),
+        group_name="raw",
+        deps=deps,
+        pool=DUCKDB_POOL,
+        kinds={"duckdb", "python"},
+        description=(
+            f"Rows of the `{source}` landing batches that meet the contract (primary key `{spec.primary_key}`, "
+            f"{spec.kind}). Bad rows and broken batches go to `{tables.quarantine_table(source)}` with the reason; "
+            f"every processed file is recorded in `{tables.LEDGER_TABLE}`."
+        ),
+    )
+    def _raw(context: dg.AssetExecutionContext, duckdb: DuckDBResource, landing: LandingZone):
+        with duckdb.get_connection() as con:
+            results = ingest_source(con, landing.root, source, run_id=context.run_id, log=context.log.info)
+            summary = reconcile(con, source)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": summary.rows_in_raw,
+                "new_batches": len(results),
+                "rows_read_this_run": sum(r.rows_read for r in results),
+                "rows_loaded_this_run": sum(r.rows_loaded for r in results),
+                "rows_quarantined_this_run": sum(r.rows_quarantined for r in results),
+                "rows_deduplicated_this_run": sum(r.rows_deduplicated for r in results),
+                "batches_quarantined_this_run": sum(r.status == "quarantined" for r in results),
+                "quarantine_table": tables.quarantine_table(source),
+                "batches": dg.MetadataValue.md(_batch_table(results)) if results else "no new batches",
+            }
+        )
+
+    return _raw
+
+
+def _batch_table(results) -> str:
+    lines = ["| batch | status | read | loaded | quarantined | duplicates | reason |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        f"| {r.batch_file} | {r.status} | {r.rows_read} | {r.rows_loaded} | {r.rows_quarantined} | "
+        f"{r.rows_deduplicated} | {r.reason or ''} |"
+        for r in results
+    ]
+    return "\n".join(lines)
+
+
+def build_raw_checks(source: str) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(
+        asset=raw_key(source),
+        name="rows_reconcile",
+        blocking=True,
+        pool=DUCKDB_POOL,
+        description="Every row read is loaded, quarantined or counted as a duplicate, and the tables agree with the ledger.",
+    )
+    def _reconcile(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        with duckdb.get_connection() as con:
+            result = reconcile(con, source)
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            metadata={
+                "batches": result.batches,
+                "rows_read": result.rows_read,
+                "rows_loaded": result.rows_loaded,
+                "rows_quarantined": result.rows_quarantined,
+                "rows_deduplicated": result.rows_deduplicated,
+                "problems": "; ".join(result.problems) or "none",
+            },
+        )
+
+    @dg.asset_check(
+        asset=raw_key(source),
+        name="contract_expectations",
+        blocking=True,
+        pool=DUCKDB_POOL,
+        description="Great Expectations suite derived from the landing contract (keys, required values, enums, ranges).",
+    )
+    def _expectations(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        with duckdb.get_connection() as con:
+            frame = con.execute(sample_query(source)).df()
+        result = validate_frame(source, frame)
+        return dg.AssetCheckResult(
+            passed=result.success,
+            metadata={
+                "rows_validated": result.rows_validated,
+                "expectations": result.expectations,
+                "failed_expectations": [
+                    {"expectation": f.expectation, "column": f.column, "unexpected": f.unexpected_count, "examples": f.examples}
+                    for f in result.failures
+                ],
+            },
+        )
+
+    return [_reconcile, _expectations]
+
+
+raw_assets = [build_raw_asset(source) for source in contract.SOURCE_NAMES]
+raw_checks = [check for source in contract.SOURCE_NAMES for check in build_raw_checks(source)]

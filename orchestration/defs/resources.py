@@ -1,0 +1,23 @@
+"""Every resource of the code location, configured in one place from `csops.settings`."""
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from csops.settings import Settings
+from orchestration.dbt_project import csops_dbt_project, dbt_executable
+from orchestration.landing import LandingZone
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    settings = Settings.from_env()
+    return dg.Definitions(
+        resources={
+            "duckdb": DuckDBResource(database=str(settings.duckdb_path)),
+            "landing": LandingZone(path=str(settings.landing_dir)),
+            "dbt": DbtCliResource(
+                project_dir=csops_dbt_project, target=settings.dbt_target, dbt_executable=dbt_executable()
+            ),
+        }
+    )

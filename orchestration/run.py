@@ -1,0 +1,25 @@
+"""Run the pipeline job in-process against the project's Dagster instance (used by `csops demo` and `csops run`)."""
+
+import dagster as dg
+
+from orchestration.definitions import defs
+
+PIPELINE_JOB = "csops_pipeline"
+
+
+def run_pipeline(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    job = defs().resolve_job_def(PIPELINE_JOB)
+    return job.execute_in_process(instance=instance, raise_on_error=False)
+
+
+def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Names of the asset checks (Python and dbt tests) that failed in the run."""
+    return [
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        for evaluation in (
+            event.event_specific_data
+            for event in result.all_events
+            if event.event_type_value == "ASSET_CHECK_EVALUATION"
+        )
+        if not evaluation.passed
+    ]
