@@ -7,9 +7,11 @@ from orchestration.definitions import defs
 PIPELINE_JOB = "csops_pipeline"
 
 
-def run_pipeline(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO") -> dg.ExecuteInProcessResult:
+    """Run every asset and check; all events are stored in `instance`, the console shows `log_level` and up."""
     job = defs().resolve_job_def(PIPELINE_JOB)
-    return job.execute_in_process(instance=instance, raise_on_error=False)
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
 
 
 def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:

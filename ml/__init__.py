@@ -1,0 +1,1 @@
+"""Churn and expansion models: training sets, LightGBM training, evaluation, registry (plain Python, no Dagster)."""
