@@ -61,9 +61,7 @@ def _generate(out: Path, accounts: int, months: int, seed: int, defect_rate: flo
 
 def _run_pipeline(settings: Settings) -> int:
     import dagster as dg
-    import duckdb
 
-    from csops.reporting.pipeline_summary import format_summary
     from orchestration.dbt_project import prepare_manifest
     from orchestration.run import failed_checks, run_pipeline
 
@@ -74,15 +72,31 @@ def _run_pipeline(settings: Settings) -> int:
     with dg.DagsterInstance.get() as instance:
         result = run_pipeline(instance)
     _say(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s")
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        print(format_summary(con))
-    failures = failed_checks(result)
-    if failures:
-        print("Failed checks (downstream steps of a failed blocking check did not run):")
-        print("\n".join(f"  {name}" for name in failures))
+    _print_summary(settings)
+    for severity, heading in (
+        ("ERROR", "Failed checks (steps downstream of a failed blocking check did not run)"),
+        ("WARN", "Warnings (advisory checks; nothing was stopped)"),
+    ):
+        names = failed_checks(result, severity)
+        if names:
+            print(heading)
+            print("\n".join(f"  {name}" for name in names))
     print(f"Warehouse: {settings.duckdb_path}")
     print("Open the Dagster UI with `make ui` (or `csops ui`), then http://127.0.0.1:3000")
     return 0 if result.success else 1
+
+
+def _print_summary(settings: Settings) -> int:
+    import duckdb
+
+    from csops.reporting.pipeline_summary import format_summary
+
+    if not settings.duckdb_path.exists():
+        print(f"No warehouse at {settings.duckdb_path} yet: run `csops demo` or `csops run` first.")
+        return 1
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        print(format_summary(con))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,13 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return _run_pipeline(settings)
     if args.command == "summary":
-        import duckdb
-
-        from csops.reporting.pipeline_summary import format_summary
-
-        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-            print(format_summary(con))
-        return 0
+        return _print_summary(settings)
     if args.command == "ui":
         from orchestration.dbt_project import prepare_manifest
         from csops.settings import PROJECT_ROOT

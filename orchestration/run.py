@@ -14,14 +14,13 @@ def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO") -> dg.Ex
     return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
 
 
-def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
-    """Names of the asset checks (Python and dbt tests) that failed in the run."""
+def failed_checks(result: dg.ExecuteInProcessResult, severity: str = "ERROR") -> list[str]:
+    """`asset:check` names of the checks (Python and dbt tests) of `severity` (ERROR or WARN) that failed."""
+    evaluations = [
+        event.event_specific_data for event in result.all_events if event.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
     return [
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        for evaluation in (
-            event.event_specific_data
-            for event in result.all_events
-            if event.event_type_value == "ASSET_CHECK_EVALUATION"
-        )
-        if not evaluation.passed
+        for evaluation in evaluations
+        if not evaluation.passed and evaluation.severity.value == severity
     ]

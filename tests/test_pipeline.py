@@ -29,8 +29,10 @@ def generated_landing(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def pipeline_env(csops_env, generated_landing, monkeypatch, dbt_manifest):
+    from csops.settings import Settings
+
     monkeypatch.setenv("CSOPS_LANDING_DIR", str(generated_landing))
-    return csops_env
+    return Settings.from_env()
 
 
 def materialized_keys(result: dg.ExecuteInProcessResult) -> set[str]:

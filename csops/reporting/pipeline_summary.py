@@ -52,6 +52,14 @@ def quarantine_groups(con: duckdb.DuckDBPyConnection) -> list[QuarantineGroup]:
 def format_summary(con: duckdb.DuckDBPyConnection) -> str:
     lines = ["Tables built (schema.table: rows)"]
     lines += [f"  {schema}.{name}: {rows:,}" for schema, name, rows in table_row_counts(con)]
+    lines.append("Batches ingested per source (files: rows read = loaded + quarantined + duplicates dropped)")
+    lines += [
+        f"  {source}: {files} files: {read:,} = {loaded:,} + {quarantined:,} + {dupes:,}"
+        for source, files, read, loaded, quarantined, dupes in con.execute(
+            f"SELECT source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined), "
+            f"sum(rows_deduplicated) FROM {tables.LEDGER_TABLE} GROUP BY source ORDER BY source"
+        ).fetchall()
+    ]
     groups = quarantine_groups(con)
     lines.append("Quarantined rows by source and reason (a row can have several reasons)")
     lines += [f"  {g.source}: {g.reason}: {g.rows:,}" for g in groups] or ["  none"]
