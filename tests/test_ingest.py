@@ -14,7 +14,7 @@ import pytest
 
 from csops import contract
 from csops.ingest import MissingRequiredSourceError, ingest_source
-from csops.quality.raw_expectations import sample_query, validate_frame
+from csops.quality.raw_expectations import raw_sample_query, validate_raw
 from csops.quality.reconciliation import reconcile
 
 ACCOUNT_HEADER = "account_id,account_name,segment,industry,region,csm_owner,created_at"
@@ -216,13 +216,13 @@ def test_reconciliation_holds_and_detects_lost_rows(con, landing):
 
 def test_expectation_suite_passes_on_ingested_data_and_catches_bypassed_rows(con, landing):
     ingest_all(con, landing)
-    assert validate_frame("accounts", con.execute(sample_query("accounts")).df()).success
+    assert validate_raw("accounts", con.execute(raw_sample_query("accounts")).df()).success
     # A row written around ingest (a manual fix, a bug) must not pass the gate.
     con.execute(
         "INSERT INTO raw.accounts (account_id, account_name, segment, created_at, _batch_file, _row_number) "
         "VALUES ('A3', 'Gamma', 'strategic', NULL, 'manual', 1)"
     )
-    result = validate_frame("accounts", con.execute(sample_query("accounts")).df())
+    result = validate_raw("accounts", con.execute(raw_sample_query("accounts")).df())
     assert not result.success
     failed = {(f.expectation, f.column) for f in result.failures}
     assert ("expect_column_values_to_be_in_set", "segment") in failed

@@ -5,7 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from csops import contract
 from csops.ingest import ingest_source, tables
-from csops.quality.raw_expectations import sample_query, validate_frame
+from csops.quality.raw_expectations import raw_sample_query, validate_raw
 from csops.quality.reconciliation import reconcile
 from orchestration.landing import LandingZone
 
@@ -95,19 +95,9 @@ def build_raw_checks(source: str) -> list[dg.AssetChecksDefinition]:
     )
     def _expectations(duckdb: DuckDBResource) -> dg.AssetCheckResult:
         with duckdb.get_connection() as con:
-            frame = con.execute(sample_query(source)).df()
-        result = validate_frame(source, frame)
-        return dg.AssetCheckResult(
-            passed=result.success,
-            metadata={
-                "rows_validated": result.rows_validated,
-                "expectations": result.expectations,
-                "failed_expectations": [
-                    {"expectation": f.expectation, "column": f.column, "unexpected": f.unexpected_count, "examples": f.examples}
-                    for f in result.failures
-                ],
-            },
-        )
+            frame = con.execute(raw_sample_query(source)).df()
+        result = validate_raw(source, frame)
+        return dg.AssetCheckResult(passed=result.success, metadata=result.as_metadata())
 
     return [_reconcile, _expectations]
 
