@@ -89,6 +89,7 @@ def _run_pipeline(settings: Settings) -> int:
 def _print_summary(settings: Settings) -> int:
     import duckdb
 
+    from csops.reporting.cs_highlights import format_highlights
     from csops.reporting.pipeline_summary import format_summary
 
     if not settings.duckdb_path.exists():
@@ -96,6 +97,10 @@ def _print_summary(settings: Settings) -> int:
         return 1
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         print(format_summary(con))
+        try:
+            print(format_highlights(con))
+        except duckdb.CatalogException:
+            print("The marts are not built yet (a check failed or dbt did not run): no highlights.")
     return 0
 
 
