@@ -162,7 +162,7 @@ def run_dbt(tmp_path: Path, *args: str, db_path: Path | None = None) -> tuple[su
 
 
 def failed_nodes(results: dict) -> set[str]:
-    return {r["unique_id"] for r in results["results"] if r["status"] not in ("success", "pass")}
+    return {r["unique_id"] for r in results["results"] if r["status"] in ("fail", "error")}
 
 
 def query(db_path: Path, sql: str) -> list[tuple]:
@@ -182,7 +182,7 @@ def built_warehouse(tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp("dbt_build")
     db_path = tmp_path / "warehouse.duckdb"
     write_raw(db_path, REQUIRED_BATCHES + OPTIONAL_BATCHES)
-    process, results = run_dbt(tmp_path, "build", db_path=db_path)
+    process, results = run_dbt(tmp_path, "build", "--select", "path:models/staging", db_path=db_path)
     assert process.returncode == 0, process.stdout[-4000:]
     assert not failed_nodes(results)
     assert {r["unique_id"] for r in results["results"]} >= {f"model.csops.{m}" for m in EXPECTED_COLUMNS}
@@ -294,7 +294,7 @@ def test_contract_violations_fail_the_build_on_the_right_tests(tmp_path):
         ]),
     ]
     write_raw(db_path, REQUIRED_BATCHES + bad_batches)
-    process, results = run_dbt(tmp_path, "build", db_path=db_path)
+    process, results = run_dbt(tmp_path, "build", "--select", "path:models/staging", db_path=db_path)
     assert process.returncode != 0
     failed = failed_nodes(results)
     assert len(failed) == 2, failed
@@ -305,7 +305,7 @@ def test_contract_violations_fail_the_build_on_the_right_tests(tmp_path):
 def test_build_passes_when_optional_sources_are_empty(tmp_path):
     db_path = tmp_path / "warehouse.duckdb"
     write_raw(db_path, REQUIRED_BATCHES)
-    process, results = run_dbt(tmp_path, "build", db_path=db_path)
+    process, results = run_dbt(tmp_path, "build", "--select", "path:models/staging", db_path=db_path)
     assert process.returncode == 0, process.stdout[-4000:]
     assert not failed_nodes(results)
     assert query(db_path, "SELECT count(*) FROM staging.stg_handoffs") == [(0,)]
@@ -316,6 +316,7 @@ def test_parses_for_snowflake_without_credentials(tmp_path):
     assert process.returncode == 0, process.stdout[-4000:]
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
-    assert {m["name"] for m in models} == set(EXPECTED_COLUMNS)
-    # Custom schemas are used verbatim on Snowflake too, so asset keys [schema, model] match the tables.
-    assert {m["schema"] for m in models} == {"staging"}
+    assert set(EXPECTED_COLUMNS) <= {m["name"] for m in models}
+    # Custom schemas are used verbatim on Snowflake too, so asset keys [schema, model] match the tables:
+    # every model lands in the schema named after its layer folder.
+    assert all(m["schema"] == m["fqn"][1] for m in models), {m["name"]: m["schema"] for m in models}

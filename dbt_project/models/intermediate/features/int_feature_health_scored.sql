@@ -1,0 +1,120 @@
+{{ config(materialized='table') }}
+{%- set components = csops_health_components() %}
+{%- set profiles = csops_health_profiles() %}
+{%- set segment_profiles = profiles | selectattr('segment') | map(attribute='name') | list %}
+
+{#-
+    Health components per active account-day, scored with the profile of the account's segment (var `csops_health`):
+    component scores in [0, 100] (null when the inputs are missing), their configured weights, the renormalised
+    weights of the available ones, and each component's contribution (weight x score / available weight), which
+    sum to the score. A table, so fct_account_health can look 7 and 30 days back without recomputing it.
+-#}
+
+with
+
+bounds as (
+
+    select * from {{ ref('int_feature_calendar_bounds') }}
+
+),
+
+inputs as (
+
+    select
+        daily.*,
+        coalesce(bounds.first_key_value_event_date <= daily.date_day, false) as key_value_events_mapped,
+        accounts.segment,
+        {%- if segment_profiles %}
+        case
+            when accounts.segment in ({% for name in segment_profiles %}{{ csops_sql_string(name) }}{{ ', ' if not loop.last }}{% endfor %})
+                then accounts.segment
+            else 'default'
+        end as health_profile
+        {%- else %}
+        'default' as health_profile
+        {%- endif %}
+    from {{ ref('fct_account_daily') }} as daily
+    cross join bounds
+    left join {{ ref('stg_accounts') }} as accounts
+        on daily.account_id = accounts.account_id
+
+),
+
+scored as (
+
+    select
+        account_id,
+        date_day,
+        segment,
+        health_profile,
+        {%- for component in components %}
+        {{ csops_by_health_profile('health_profile', 'score', component) }} as raw_score_{{ component }},
+        {{ csops_by_health_profile('health_profile', 'param', 'weights.' ~ component) }} as weight_{{ component }},
+        {{ csops_by_health_profile('health_profile', 'stale', component) }} as is_stale_{{ component }},
+        {%- endfor %}
+        {{ csops_by_health_profile('health_profile', 'param', 'bands.green_min') }} as green_min,
+        {{ csops_by_health_profile('health_profile', 'param', 'bands.yellow_min') }} as yellow_min,
+        {{ csops_by_health_profile('health_profile', 'param', 'movement.stable_within_points') }} as stable_within_points,
+        {{ csops_by_health_profile('health_profile', 'param', 'movement.min_component_points') }} as min_component_points,
+        {{ csops_by_health_profile('health_profile', 'param', 'movement.max_components_named') }} as max_components_named
+    from inputs
+
+),
+
+available as (
+
+    select
+        scored.*,
+        {%- for component in components %}
+        round(raw_score_{{ component }}, 4) as score_{{ component }},
+        {%- endfor %}
+        (
+            {%- for component in components %}
+            case when raw_score_{{ component }} is not null then weight_{{ component }} else 0 end{{ ' +' if not loop.last }}
+            {%- endfor %}
+        ) as available_weight
+    from scored
+
+),
+
+contributions as (
+
+    select
+        available.*,
+        {%- for component in components %}
+        case
+            when score_{{ component }} is not null and available_weight > 0
+                then weight_{{ component }} * score_{{ component }} / available_weight
+            else 0
+        end as contribution_{{ component }},
+        {%- endfor %}
+        case
+            when available_weight > 0 then (
+                {%- for component in components %}
+                case when score_{{ component }} is not null then weight_{{ component }} * score_{{ component }} else 0 end{{ ' +' if not loop.last }}
+                {%- endfor %}
+            ) / available_weight
+        end as exact_score
+    from available
+
+)
+
+select
+    account_id,
+    date_day,
+    segment,
+    health_profile,
+    {%- for component in components %}
+    score_{{ component }},
+    weight_{{ component }},
+    is_stale_{{ component }},
+    contribution_{{ component }},
+    {%- endfor %}
+    available_weight,
+    exact_score,
+    green_min,
+    yellow_min,
+    stable_within_points,
+    min_component_points,
+    max_components_named
+from contributions
