@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 
 CSOPS = str(Path(sys.executable).parent / "csops")
@@ -44,5 +45,9 @@ def test_demo_builds_everything_and_a_rerun_duplicates_nothing(csops_env, dbt_ma
     assert "reusing the landing zone" in second.stdout
     with duckdb.connect(str(csops_env.duckdb_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.usage_events").fetchone()[0] == before
-    # The runs are in the project's Dagster instance, not a temporary one.
-    assert any((csops_env.dagster_home / "history").rglob("*.db"))
+    # Both runs are in the project's Dagster instance (not a temporary one), which the UI reads.
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_runs_count() == 2
+        latest = instance.get_latest_materialization_event(dg.AssetKey(["raw", "usage_events"]))
+        assert latest.asset_materialization.metadata["new_batches"].value == 0
+    assert "Top 5 Muda" in first.stdout and "Open handoff gaps" in first.stdout
