@@ -35,25 +35,7 @@ typed as (
 
 ),
 
-one_per_day as (
-
-    select * from typed
-    qualify row_number() over (
-        partition by opportunity_id, batch_modified_on
-        order by batch_modified_at desc, source_batch_file desc, batch_row_number desc
-    ) = 1
-
-),
-
-sequenced as (
-
-    select
-        *,
-        row_number() over (partition by opportunity_id order by batch_modified_on) as version_number,
-        lead(batch_modified_on) over (partition by opportunity_id order by batch_modified_on) as next_version_on
-    from one_per_day
-
-)
+{{ batch_day_versions('typed', 'opportunity_id') }}
 
 select
     opportunity_id,
