@@ -19,8 +19,20 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
+def _project_files_newest_mtime() -> float:
+    build_output = {csops_dbt_project.project_dir / "target", csops_dbt_project.project_dir / "logs"}
+    return max(
+        path.stat().st_mtime
+        for path in DBT_PROJECT_DIR.rglob("*")
+        if path.is_file() and not any(parent in build_output for parent in path.parents)
+    )
+
+
 def prepare_manifest() -> Path:
-    """Run `dbt parse` so definitions can load; cheap enough (~5 s) to run before every demo."""
+    """Run `dbt parse` when the manifest is missing or older than any project file, so definitions can load."""
+    manifest = csops_dbt_project.manifest_path
+    if manifest.exists() and manifest.stat().st_mtime >= _project_files_newest_mtime():
+        return manifest
     env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
     subprocess.run([dbt_executable(), "parse", "--quiet"], cwd=DBT_PROJECT_DIR, env=env, check=True)
-    return csops_dbt_project.manifest_path
+    return manifest

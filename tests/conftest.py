@@ -13,9 +13,16 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
 
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
-    from orchestration.dbt_project import prepare_manifest
+    """Parse once per test worker; the lock keeps parallel workers (pytest-xdist) from writing it at once."""
+    import fcntl
 
-    return prepare_manifest()
+    from orchestration.dbt_project import csops_dbt_project, prepare_manifest
+
+    lock_path = csops_dbt_project.project_dir / "target" / ".parse.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return prepare_manifest()
 
 
 @pytest.fixture
