@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 
-.PHONY: install demo test ui dbt-parse clean
+.PHONY: install demo test ui evaluate dbt-parse clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ test: dbt-parse
 
 ui: dbt-parse
 	$(BIN)/csops ui
+
+# Model quality on a fresh generated set (3,000 accounts x 24 months by default; ARGS="--accounts 500" for less).
+evaluate: install
+	$(BIN)/csops evaluate $(ARGS)
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs

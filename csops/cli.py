@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=DEMO_SEED)
 
     commands.add_parser("run", help="run the pipeline on the landing zone as it is (new batches only)")
+    # Listed for --help only: main() hands `evaluate` and its own options to ml.evaluate.
+    commands.add_parser("evaluate", help="train and evaluate the models on a fresh generated set (`csops evaluate --help`)")
     commands.add_parser("summary", help="print tables, row counts and quarantined rows of the warehouse")
     ui = commands.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
     ui.add_argument("--port", type=int, default=3000)
@@ -105,6 +107,11 @@ def _print_summary(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["evaluate"]:
+        from ml.evaluate import main as evaluate_main
+
+        return evaluate_main(argv[1:])
     args = _parser().parse_args(argv)
     settings = Settings.from_env()
     settings.export()

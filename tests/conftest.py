@@ -27,7 +27,7 @@ def dbt_manifest() -> Path:
 
 @pytest.fixture
 def csops_env(tmp_path, monkeypatch):
-    """Point every csops path (landing, warehouse, Dagster home) into a temp folder."""
+    """Point every csops path (landing, warehouse, Dagster home, model registry) into a temp folder."""
     from csops.instance import ensure_dagster_home
     from csops.settings import Settings
 
@@ -35,6 +35,7 @@ def csops_env(tmp_path, monkeypatch):
     for name in ("CSOPS_LANDING_DIR", "CSOPS_DUCKDB_PATH", "DAGSTER_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CSOPS_DATA_DIR", str(data))
+    monkeypatch.setenv("CSOPS_MODELS_DIR", str(tmp_path / "models"))
     settings = Settings.from_env()
     for name, value in settings.environment().items():
         monkeypatch.setenv(name, value)

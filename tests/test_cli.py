@@ -19,7 +19,7 @@ def run_csops(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_help_lists_the_commands():
     completed = subprocess.run([CSOPS, "--help"], capture_output=True, text=True, check=True)
-    for command in ("generate", "demo", "run", "summary", "ui"):
+    for command in ("generate", "demo", "run", "evaluate", "summary", "ui"):
         assert command in completed.stdout
 
 

@@ -1,0 +1,136 @@
+"""Everything tunable about the churn and expansion models, in one dataclass with documented defaults.
+
+`MLConfig()` is the production configuration. Overrides come from a JSON or YAML file named by `CSOPS_ML_CONFIG`
+(keys as the field names; `lgbm_params` is merged into the defaults) or from `dataclasses.replace` in code and tests.
+The registry folder is `CSOPS_MODELS_DIR` (default `<repo>/models`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TASKS = ("churn", "expansion")
+
+
+def default_lgbm_params() -> dict:
+    return {
+        "objective": "binary",
+        "learning_rate": 0.03,
+        "num_leaves": 15,
+        "max_depth": 5,
+        "min_data_in_leaf": 80,
+        "feature_fraction": 0.7,
+        "bagging_fraction": 0.7,
+        "bagging_freq": 1,
+        "lambda_l2": 5.0,
+        "min_gain_to_split": 0.0,
+        "max_bin": 63,
+        "metric": ["auc", "binary_logloss"],
+        "first_metric_only": True,
+    }
+
+
+@dataclass(frozen=True)
+class MLConfig:
+    # labels: an event within `horizon_days` after the snapshot day (the snapshot day itself excluded)
+    horizon_days: int = 90
+    # contract v1 grace period: a churn is confirmed only once this many days passed after it (dbt var
+    # csops_churn_grace_days); a churn label is known only when horizon + grace days lie before the as-of date
+    churn_grace_days: int = 30
+    # snapshots: every `cadence_days` back from the as-of date, from `warmup_days` after the data start on
+    cadence_days: int = 7
+    warmup_days: int = 91  # 90-day changes and the support baseline exist from here on
+    # expansion counts only these fct_revenue_events drivers (more seats or an added product, never price changes)
+    expansion_drivers: tuple[str, ...] = ("more_seats", "added_product", "added_product_and_seats")
+
+    # temporal split: train | gap >= horizon | validation (early stopping) | calibration | gap >= horizon | test
+    test_share: float = 0.22
+    test_min_days: int = 14
+    test_max_days: int = 91
+    holdout_share: float = 0.25  # validation + calibration block
+    holdout_min_days: int = 14
+    holdout_max_days: int = 112
+    train_min_days: int = 28
+
+    # "too few positives": below these a model is not trained / not validated, and says so
+    min_train_positives: int = 30
+    min_valid_positives: int = 10
+    min_test_positives: int = 10
+    # calibration: Platt (sigmoid) unless the calibration slice has at least this many positives (then isotonic)
+    isotonic_min_positives: int = 1000
+
+    # LightGBM
+    seed: int = 17
+    num_threads: int = 2
+    num_boost_round: int = 1500
+    early_stopping_rounds: int = 100
+    lgbm_params: dict = field(default_factory=default_lgbm_params)
+
+    # evaluation and promotion
+    review_budgets: tuple[float, ...] = (0.10, 0.20)
+    promotion_metric: str = "roc_auc"
+    promotion_margin: float = 0.005
+    # risk bands: "high" = the share of the calibration slice a 10% review budget flags, "medium" = the next 10%
+    band_budgets: tuple[float, float] = (0.10, 0.20)
+
+    # explanations and drift
+    top_reasons: int = 3
+    psi_warn: float = 0.10
+    psi_fail: float = 0.25
+    psi_bins: int = 10
+
+    # point-in-time check: snapshot dates and accounts rebuilt from truncated data
+    pit_dates: int = 2
+    pit_accounts: int = 25
+
+    def __post_init__(self) -> None:
+        if self.num_threads > 2 or self.num_threads < 1:
+            raise ValueError("num_threads must be 1 or 2 (the machine is shared)")
+        if self.horizon_days < 1 or self.cadence_days < 1:
+            raise ValueError("horizon_days and cadence_days must be positive")
+
+    @classmethod
+    def from_env(cls) -> MLConfig:
+        path = os.environ.get("CSOPS_ML_CONFIG")
+        if not path:
+            return cls()
+        text = Path(path).read_text()
+        if path.endswith((".yml", ".yaml")):
+            import yaml
+
+            overrides = yaml.safe_load(text) or {}
+        else:
+            overrides = json.loads(text)
+        return cls.with_overrides(overrides)
+
+    @classmethod
+    def with_overrides(cls, overrides: dict) -> MLConfig:
+        base = cls()
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"unknown ML config keys: {sorted(unknown)}")
+        values = dict(overrides)
+        if "lgbm_params" in values:
+            values["lgbm_params"] = {**base.lgbm_params, **values["lgbm_params"]}
+        for name in ("expansion_drivers", "review_budgets", "band_budgets"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return dataclasses.replace(base, **values)
+
+    def as_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def label_delay_days(self, task: str) -> int:
+        """Days after a snapshot until its label is known: the horizon, plus the grace period for churn."""
+        return self.horizon_days + (self.churn_grace_days if task == "churn" else 0)
+
+
+def models_dir() -> Path:
+    """The registry root: `CSOPS_MODELS_DIR`, default `<repo>/models`."""
+    return Path(os.environ.get("CSOPS_MODELS_DIR", PROJECT_ROOT / "models")).resolve()

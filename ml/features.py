@@ -1,0 +1,305 @@
+"""Point-in-time model features: one row per active account and snapshot day, read from the dbt feature marts.
+
+Every feature of snapshot day D is a value of day D (or of day D-30/60/90 for changes) from marts that promise to be
+point in time (`fct_account_daily`, `fct_account_health`, `fct_lean_waste`), the account's CRM segment as of D
+(`int_account_versions`) and its lifecycle phase on D (`fct_account_phase_history`). Nothing reads contract rows
+that start after D, revenue events, churn status or the generator's event names; `ml.leakage` proves it on a sample
+by rebuilding the marts from data truncated at D.
+
+Columns of the frame `build_feature_frame` returns:
+- `account_id`, `snapshot_date`
+- the model features (`FEATURE_NAMES`, all DOUBLE, NULL when unknown)
+- context columns for explanations and baselines (`CONTEXT_COLUMNS`: values 30/60/90 days earlier, health band, ...)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+
+DAILY = "marts.fct_account_daily"
+HEALTH = "marts.fct_account_health"
+LEAN = "marts.fct_lean_waste"
+VERSIONS = "intermediate.int_account_versions"
+PHASES = "marts.fct_account_phase_history"
+REQUIRED_TABLES = (DAILY,)
+OPTIONAL_TABLES = (HEALTH, LEAN, VERSIONS, PHASES)
+LAGS = (30, 60, 90)
+
+SEGMENT_CODES = {"smb": 0, "mid_market": 1, "enterprise": 2}
+USAGE_CATEGORIES = ("core", "reporting", "automation", "integration", "collaboration", "admin")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    family: str  # explanations group contributions by family and phrase the family once
+    sql: str  # expression over the aliases d (day D), d30/d60/d90, h (health D), h30/h60/h90, w (lean), v, p
+    description: str
+    source: str = DAILY  # the table the expression needs; NULL when it is missing
+
+
+def _ratio(num: str, den: str) -> str:
+    return f"({num}) / nullif({den}, 0)"
+
+
+def _features() -> list[Feature]:
+    f: list[Feature] = []
+    add = f.append
+    # usage
+    add(Feature("seat_utilization", "seat_utilization", "d.seat_utilization",
+                "distinct users in 30 days / licensed seats"))
+    for k in LAGS:
+        add(Feature(f"seat_utilization_change_{k}d", "seat_utilization", f"d.seat_utilization - d{k}.seat_utilization",
+                    f"seat utilization minus its value {k} days earlier"))
+    add(Feature("active_users_30d", "active_users", "d.active_users_30d", "distinct active users in 30 days"))
+    add(Feature("active_users_7d_share", "active_users", _ratio("d.active_users_7d", "d.active_users_30d"),
+                "users active in 7 days / users active in 30 days"))
+    for k in LAGS:
+        add(Feature(f"active_users_30d_ratio_{k}d", "active_users",
+                    f"(d.active_users_30d + 1.0) / (d{k}.active_users_30d + 1.0)",
+                    f"30-day active users relative to {k} days earlier"))
+    add(Feature("events_30d_per_user", "usage_volume", _ratio("d.events_30d", "d.active_users_30d"),
+                "usage events in 30 days per active user"))
+    for k in LAGS:
+        add(Feature(f"events_30d_ratio_{k}d", "usage_volume", f"(d.events_30d + 1.0) / (d{k}.events_30d + 1.0)",
+                    f"usage events in 30 days relative to {k} days earlier"))
+    add(Feature("usage_trend_28d", "usage_trend", "d.usage_trend_28d", "events in 28 days / the 28 days before"))
+    add(Feature("days_since_last_use", "last_use", "d.days_since_last_use", "days since the latest usage event"))
+    add(Feature("feature_categories_used_30d", "breadth", "d.feature_categories_used_30d",
+                "feature categories used in 30 days"))
+    add(Feature("feature_categories_change_90d", "breadth",
+                "d.feature_categories_used_30d - d90.feature_categories_used_30d",
+                "feature categories used, change over 90 days"))
+    for cat in USAGE_CATEGORIES:
+        add(Feature(f"events_share_{cat}", "usage_mix", _ratio(f"d.events_30d_{cat}", "d.events_30d"),
+                    f"share of 30-day events in the `{cat}` category (seed vocabulary)"))
+    add(Feature("key_value_events_share", "key_value", _ratio("d.key_value_events_30d", "d.events_30d"),
+                "share of 30-day events that are key-value events (seed flag)"))
+    add(Feature("has_first_value", "time_to_value", "(d.first_value_date is not null)::int",
+                "first time-to-value reached by the day"))
+    add(Feature("days_to_first_value", "time_to_value", "d.days_to_first_value",
+                "days from the first contract start to first value"))
+    add(Feature("dau_cv_8w", "erratic_usage", "d.dau_cv_8w", "coefficient of variation of daily users, 8 weeks"))
+    add(Feature("dau_wow_change_8w", "erratic_usage", "d.dau_wow_change_8w", "week-over-week change of user-days"))
+    # contract
+    add(Feature("log_active_arr", "contract_size", "ln(1 + d.active_arr)", "log of active ARR"))
+    add(Feature("licensed_seats", "contract_size", "d.licensed_seats", "licensed seats"))
+    add(Feature("active_products", "products", "d.active_products", "distinct products held"))
+    add(Feature("active_contracts", "products", "d.active_contracts", "contract lines covering the day"))
+    add(Feature("days_to_next_renewal", "renewal", "d.days_to_next_renewal",
+                "days to the earliest end date of the active contracts"))
+    add(Feature("tenure_days", "tenure", "d.tenure_days", "days since the first contract start"))
+    # support
+    add(Feature("tickets_30d", "ticket_volume", "d.tickets_30d", "tickets opened in 30 days"))
+    add(Feature("tickets_90d", "ticket_volume", "d.tickets_90d", "tickets opened in 90 days"))
+    add(Feature("tickets_30d_change_90d", "ticket_volume", "d.tickets_30d - d90.tickets_30d",
+                "30-day tickets minus the value 90 days earlier"))
+    add(Feature("urgent_high_tickets_90d", "urgent_tickets", "d.urgent_high_tickets_90d",
+                "urgent or high priority tickets in 90 days"))
+    add(Feature("open_tickets", "ticket_backlog", "d.open_tickets", "tickets open at the end of the day"))
+    add(Feature("oldest_open_ticket_age_days", "ticket_backlog", "d.oldest_open_ticket_age_days",
+                "age of the oldest open ticket"))
+    add(Feature("csat_avg_90d", "csat", "d.csat_avg_90d", "average CSAT of tickets closed in 90 days"))
+    add(Feature("support_load_ratio", "support_load", "w.support_load_ratio",
+                "30-day tickets / the account's usual 30-day load", LEAN))
+    # survey
+    add(Feature("latest_nps_score", "nps", "d.latest_nps_score", "latest NPS answer (0-10)"))
+    add(Feature("nps_trend", "nps", "d.nps_trend", "latest NPS minus the previous answer"))
+    add(Feature("days_since_latest_nps", "nps", "d.days_since_latest_nps", "days since the latest NPS answer"))
+    # engagement
+    add(Feature("days_since_last_touch", "csm_touch", "d.days_since_last_touch", "days since the latest CSM activity"))
+    add(Feature("live_touches_90d", "csm_touch", "d.live_touches_90d", "meetings and calls in 90 days"))
+    add(Feature("touches_90d", "csm_touch", "d.touches_90d", "CSM activities in 90 days"))
+    # stakeholders
+    add(Feature("has_champion", "champion", "d.has_champion::int", "a champion is on record"))
+    add(Feature("champion_left_90d", "champion", "d.champion_left_90d::int", "a champion left in 90 days"))
+    add(Feature("has_executive_sponsor", "sponsor", "d.has_executive_sponsor::int", "an executive sponsor is on record"))
+    # health score (rule-based) and its components
+    add(Feature("health_score", "health", "h.health_score", "rule-based health score (0-100)", HEALTH))
+    for k in LAGS:
+        add(Feature(f"health_change_{k}d", "health", f"h.health_score - h{k}.health_score",
+                    f"health score minus its value {k} days earlier", HEALTH))
+    for comp in ("usage", "adoption", "support", "sentiment", "engagement", "stakeholder"):
+        add(Feature(f"health_{comp}", f"health_{comp}", f"h.score_{comp}", f"health component `{comp}` (0-100)",
+                    HEALTH))
+    # lean waste
+    add(Feature("unused_seat_share", "unused_seats", "w.unused_seat_share", "licensed seats unused in 30 days",
+                LEAN))
+    add(Feature("muri_score", "support_load", "w.muri_score", "support overburden score (0-100)", LEAN))
+    # CRM and lifecycle
+    add(Feature("segment_code", "segment",
+                "case lower(v.segment) " + " ".join(f"when '{k}' then {c}" for k, c in SEGMENT_CODES.items())
+                + " end", "segment as of the day: 0 smb, 1 mid-market, 2 enterprise", VERSIONS))
+    add(Feature("lifecycle_phase", "lifecycle", "p.phase_number", "lifecycle phase number on the day", PHASES))
+    add(Feature("days_in_phase", "lifecycle", "d.date_day - p.valid_from_date", "days in the current phase", PHASES))
+    return f
+
+
+FEATURES: list[Feature] = _features()
+FEATURE_NAMES: list[str] = [f.name for f in FEATURES]
+FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
+CATEGORICAL_FEATURES = ("segment_code", "lifecycle_phase")
+# Clocks: they move with the calendar by construction (tenure grows, NPS surveys come in waves, phases age), so the
+# scoring day's values always differ from a months-long training slice. Drift is reported for them, never gated.
+DRIFT_EXEMPT = ("tenure_days", "days_since_latest_nps", "days_in_phase", "days_to_first_value")
+
+# Context for explanations (values of earlier days, bands, dates): never model inputs.
+_CONTEXT: list[tuple[str, str, str]] = [
+    ("seat_utilization_now", "d.seat_utilization", DAILY),
+    *[(f"seat_utilization_{k}d_ago", f"d{k}.seat_utilization", DAILY) for k in LAGS],
+    ("active_users_30d_now", "d.active_users_30d", DAILY),
+    *[(f"active_users_30d_{k}d_ago", f"d{k}.active_users_30d", DAILY) for k in LAGS],
+    ("events_30d_now", "d.events_30d", DAILY),
+    *[(f"events_30d_{k}d_ago", f"d{k}.events_30d", DAILY) for k in LAGS],
+    ("feature_categories_90d_ago", "d90.feature_categories_used_30d", DAILY),
+    ("tickets_30d_90d_ago", "d90.tickets_30d", DAILY),
+    ("tickets_30d_baseline", "d.tickets_30d_baseline", DAILY),
+    ("active_arr", "d.active_arr", DAILY),
+    ("next_renewal_date", "d.next_renewal_date", DAILY),
+    ("unused_seats", "w.unused_seats", LEAN),
+    ("unused_seat_cost_per_year", "w.unused_seat_cost_per_year", LEAN),
+    ("currency_code", "d.currency_code", DAILY),
+    *[(f"health_score_{k}d_ago", f"h{k}.health_score", HEALTH) for k in LAGS],
+    ("health_band", "h.health_band", HEALTH),
+    ("why_moved_30d", "h.why_moved_30d", HEALTH),
+    ("segment", "v.segment", VERSIONS),
+    ("lifecycle_phase_name", "p.phase_name", PHASES),
+]
+CONTEXT_COLUMNS = [name for name, _, _ in _CONTEXT]
+_TEXT_CONTEXT = {"next_renewal_date", "currency_code", "health_band", "why_moved_30d", "segment",
+                 "lifecycle_phase_name"}
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".")
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchone()[0])
+
+
+def data_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date, date]:
+    """(first day, as-of day) the feature marts cover."""
+    row = con.execute(f"select min(date_day), max(date_day) from {DAILY}").fetchone()
+    if row[0] is None:
+        raise ValueError(f"{DAILY} is empty: no active account-day to learn from or score")
+    return _as_date(row[0]), _as_date(row[1])
+
+
+PARTIAL_DAY_SHARE = 0.5
+
+
+def scoring_day(con: duckdb.DuckDBPyConnection) -> tuple[date, str]:
+    """The day scores and the snapshot grid are anchored on: the as-of day, or the day before when the as-of day is
+    still partial (its usage events are under half the median day of the 28 before, e.g. a pipeline run early in
+    the morning). Returns the day and a note saying why, empty when it is the as-of day."""
+    _, as_of = data_bounds(con)
+    rows = con.execute(
+        f"select date_day, sum(events_1d) from {DAILY} where date_day between ? and ? group by 1 order by 1",
+        [as_of - timedelta(days=28), as_of]).fetchall()
+    totals = {_as_date(d): float(v or 0) for d, v in rows}
+    before = [v for d, v in totals.items() if d < as_of]
+    if len(before) >= 7 and totals.get(as_of, 0.0) < PARTIAL_DAY_SHARE * float(pd.Series(before).median()):
+        previous = as_of - timedelta(days=1)
+        if previous in totals:
+            return previous, (f"{as_of} looks partial ({totals.get(as_of, 0):,.0f} usage events vs a median day of "
+                              f"{pd.Series(before).median():,.0f}): features and scores describe {previous}")
+    return as_of, ""
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) and not hasattr(value, "hour") else pd.Timestamp(value).date()
+
+
+def snapshot_dates(start: date, as_of: date, cadence_days: int, warmup_days: int) -> list[date]:
+    """Every `cadence_days` back from the as-of date (included), no earlier than `warmup_days` after the start."""
+    first = start + timedelta(days=warmup_days)
+    dates = []
+    day = as_of
+    while day >= first:
+        dates.append(day)
+        day -= timedelta(days=cadence_days)
+    return sorted(dates)
+
+
+_ALIAS_TABLE = {"d": DAILY, **{f"d{k}": DAILY for k in LAGS}, "h": HEALTH, **{f"h{k}": HEALTH for k in LAGS},
+                "w": LEAN, "v": VERSIONS, "p": PHASES}
+
+
+def missing_mart_columns(con: duckdb.DuckDBPyConnection, present: set[str]) -> dict[str, list[str]]:
+    """Columns the feature SQL reads that the marts do not have (a renamed or dropped mart column)."""
+    needed: dict[str, set[str]] = {}
+    for sql in [f.sql for f in FEATURES] + [c[1] for c in _CONTEXT]:
+        for alias, column in re.findall(r"\b(d|d30|d60|d90|h|h30|h60|h90|w|v|p)\.([a-z_0-9]+)", sql):
+            needed.setdefault(_ALIAS_TABLE[alias], set()).add(column)
+    needed.setdefault(VERSIONS, set()).update({"account_id", "valid_from_date", "valid_to_date"})
+    needed.setdefault(PHASES, set()).update({"account_id", "valid_from_date", "valid_to_date"})
+    missing = {}
+    for table, columns in needed.items():
+        if table not in present:
+            continue
+        schema, name = table.split(".")
+        have = {r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, name]).fetchall()}
+        lost = sorted(columns - have)
+        if lost:
+            missing[table] = lost
+    return missing
+
+
+def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
+                        accounts: list[str] | None = None) -> pd.DataFrame:
+    """Features of every account active on each of `dates` (optionally only `accounts`)."""
+    if not table_exists(con, DAILY):
+        raise ValueError(f"{DAILY} does not exist: build the dbt feature marts first")
+    present = {t for t in OPTIONAL_TABLES if table_exists(con, t)} | {DAILY}
+    missing = missing_mart_columns(con, present)
+    if missing:
+        raise ValueError("the feature marts lack columns the ML features read (renamed or dropped?): "
+                         + "; ".join(f"{t}: {', '.join(c)}" for t, c in missing.items()))
+
+    def expr(sql: str, source: str) -> str:
+        return sql if source in present else "NULL"
+
+    selects = [f"cast({expr(f.sql, f.source)} as double) as {f.name}" for f in FEATURES]
+    for name, sql, source in _CONTEXT:
+        cast = "varchar" if name in _TEXT_CONTEXT else "double"
+        if name == "next_renewal_date":
+            cast = "date"
+        selects.append(f"cast({expr(sql, source)} as {cast}) as {name}")
+    joins = [f"left join {DAILY} as d{k} on d{k}.account_id = d.account_id and d{k}.date_day = d.date_day - {k}"
+             for k in LAGS]
+    if HEALTH in present:
+        joins.append(f"left join {HEALTH} as h on h.account_id = d.account_id and h.date_day = d.date_day")
+        joins += [f"left join {HEALTH} as h{k} on h{k}.account_id = d.account_id and h{k}.date_day = d.date_day - {k}"
+                  for k in LAGS]
+    if LEAN in present:
+        joins.append(f"left join {LEAN} as w on w.account_id = d.account_id and w.date_day = d.date_day")
+    if VERSIONS in present:
+        joins.append(f"left join {VERSIONS} as v on v.account_id = d.account_id "
+                     "and d.date_day >= v.valid_from_date and d.date_day < v.valid_to_date")
+    if PHASES in present:
+        joins.append(f"left join {PHASES} as p on p.account_id = d.account_id and d.date_day >= p.valid_from_date "
+                     "and (p.valid_to_date is null or d.date_day < p.valid_to_date)")
+    account_filter = "and d.account_id in (select unnest($accounts::varchar[]))" if accounts is not None else ""
+    sql = f"""
+        select d.account_id, d.date_day as snapshot_date, {", ".join(selects)}
+        from {DAILY} as d
+        {" ".join(joins)}
+        where d.date_day in (select unnest($dates::date[])) {account_filter}
+        order by d.date_day, d.account_id
+    """
+    params: dict = {"dates": list(dates)}
+    if accounts is not None:
+        params["accounts"] = list(accounts)
+    frame = con.execute(sql, params).df()
+    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
+    if "next_renewal_date" in frame:
+        frame["next_renewal_date"] = pd.to_datetime(frame["next_renewal_date"]).dt.date
+    frame["account_id"] = frame["account_id"].astype(str)
+    return frame.reset_index(drop=True)

@@ -1,0 +1,100 @@
+"""Labels (horizon, unknown labels excluded, expansion drivers) and the temporal split (gaps of at least H)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ml.config import MLConfig
+from ml.labels import label_snapshots, load_outcome_events
+from ml.split import NotEnoughHistory, temporal_split
+
+AS_OF = date(2025, 12, 31)
+
+
+def snaps(*rows):
+    return pd.DataFrame(rows, columns=["account_id", "snapshot_date"])
+
+
+def test_churn_within_horizon_is_positive_and_later_or_earlier_is_not():
+    frame = snaps(("a", date(2025, 1, 1)), ("a", date(2025, 3, 1)), ("a", date(2025, 5, 1)), ("b", date(2025, 3, 1)))
+    events = pd.DataFrame({"account_id": ["a"], "event_date": [date(2025, 4, 1)]})
+    out = label_snapshots(frame, events, AS_OF, horizon_days=90)
+    # 2025-01-01 + 90 days = 2025-04-01: the event is on the last day of the window
+    assert out["label"].tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert out["event_date"].tolist()[:2] == [date(2025, 4, 1), date(2025, 4, 1)]
+    assert out["label_known"].all()
+
+
+def test_event_on_the_snapshot_day_or_after_the_horizon_does_not_count():
+    frame = snaps(("a", date(2025, 4, 1)), ("a", date(2024, 12, 31)))
+    events = pd.DataFrame({"account_id": ["a"], "event_date": [date(2025, 4, 1)]})
+    out = label_snapshots(frame, events, AS_OF, horizon_days=90)
+    assert out["label"].tolist() == [0.0, 0.0]
+
+
+def test_snapshots_whose_window_runs_past_the_as_of_date_have_no_label():
+    frame = snaps(("a", date(2025, 9, 1)), ("a", date(2025, 10, 1)), ("a", date(2025, 12, 1)))
+    events = pd.DataFrame({"account_id": ["a"], "event_date": [date(2025, 12, 15)]})
+    # churn: horizon 90 + grace 30 days must lie before the as-of date
+    out = label_snapshots(frame, events, AS_OF, horizon_days=90, delay_days=120)
+    assert out["label_known"].tolist() == [True, False, False]
+    assert out["label"].iloc[0] == 0.0 and out["label"].iloc[1:].isna().all()
+    assert out["event_date"].iloc[1:].isna().all()
+
+
+def test_expansion_labels_count_seats_and_products_never_price_changes(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.fct_revenue_events (account_id varchar, event_type varchar, "
+                    "event_date date, change_driver varchar)")
+        con.execute("insert into marts.fct_revenue_events values "
+                    "('a', 'expansion', '2025-02-01', 'more_seats'), ('b', 'expansion', '2025-02-01', 'price_change'),"
+                    "('c', 'expansion', '2025-02-01', 'added_product'), ('d', 'churn', '2025-02-01', null),"
+                    "('e', 'expansion', '2025-02-01', 'added_product_and_seats')")
+        cfg = MLConfig()
+        expansion = load_outcome_events(con, "expansion", cfg)
+        churn = load_outcome_events(con, "churn", cfg)
+    assert sorted(expansion["account_id"]) == ["a", "c", "e"]
+    assert churn["account_id"].tolist() == ["d"]
+
+
+def weekly(start: date, weeks: int) -> list[date]:
+    return [start + timedelta(days=7 * i) for i in range(weeks)]
+
+
+@pytest.mark.parametrize("weeks", [60, 80, 120])
+def test_split_is_ordered_with_gaps_of_at_least_the_horizon(weeks):
+    cfg = MLConfig()
+    split = temporal_split(weekly(date(2024, 1, 1), weeks), cfg)
+    assert split.train[1] < split.valid[0] <= split.valid[1] < split.calib[0] <= split.calib[1] < split.test[0]
+    gap_train_valid, gap_calib_test = split.gaps_days()
+    assert gap_train_valid >= cfg.horizon_days and gap_calib_test >= cfg.horizon_days
+    assert (split.train[1] - split.train[0]).days >= cfg.train_min_days
+    slices = split.assign(pd.Series(weekly(date(2024, 1, 1), weeks)))
+    assert set(slices) == {"train", "valid", "calib", "test", "gap"}
+    # no label window of an earlier slice reaches into a later one
+    last_train = max(d for d, s in zip(weekly(date(2024, 1, 1), weeks), slices, strict=True) if s == "train")
+    first_valid = min(d for d, s in zip(weekly(date(2024, 1, 1), weeks), slices, strict=True) if s == "valid")
+    assert last_train + timedelta(days=cfg.horizon_days) <= first_valid
+
+
+def test_split_follows_a_configured_horizon():
+    cfg = dataclasses.replace(MLConfig(), horizon_days=30)
+    split = temporal_split(weekly(date(2024, 1, 1), 40), cfg)
+    assert min(split.gaps_days()) >= 30
+
+
+def test_too_little_history_says_so():
+    with pytest.raises(NotEnoughHistory, match="cannot hold"):
+        temporal_split(weekly(date(2024, 1, 1), 20), MLConfig())
+
+
+def test_no_outcome_at_all_gives_negative_known_labels():
+    frame = snaps(("a", date(2025, 1, 1)), ("b", date(2025, 2, 1)))
+    out = label_snapshots(frame, pd.DataFrame({"account_id": [], "event_date": []}), AS_OF, horizon_days=90)
+    assert out["label"].tolist() == [0.0, 0.0] and out["label_known"].all()

@@ -1,0 +1,168 @@
+"""Training on hand-made sets: determinism, "too few positives" said plainly with baselines still running,
+registry versions and the promotion rules (the champion stays and says why)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from ml.config import MLConfig
+from ml.pipeline import score_task, train_and_register
+from ml.promotion import decide
+from ml.registry import VERSION_FILES, Registry
+from ml.scoring import score_accounts
+from ml.synthetic import make_training_set
+from ml.train import fit_task
+
+CFG = dataclasses.replace(MLConfig(), num_boost_round=150, early_stopping_rounds=30, num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def training_set():
+    return make_training_set(accounts=150, weeks=60, seed=3)
+
+
+@pytest.fixture(scope="module")
+def fitted(training_set):
+    return fit_task(training_set, "churn", CFG)
+
+
+def test_trains_validates_and_beats_baselines_on_a_learnable_signal(fitted):
+    assert fitted.status == "trained", fitted.reasons
+    model, lr, health = (fitted.metrics[k] for k in ("model", "logistic_regression", "health_score"))
+    assert model["roc_auc"] > 0.75 and model["roc_auc"] > health["roc_auc"]
+    assert lr["roc_auc"] is not None and model["brier"] is not None
+    for key in ("pr_auc", "recall_at_10", "recall_at_20", "lift_at_10", "lift_at_20", "lead_time_median_at_20"):
+        assert model[key] is not None, key
+    assert min(fitted.split.gaps_days()) >= CFG.horizon_days
+    assert fitted.calibrator.method == "platt"
+
+
+def test_training_is_deterministic_with_a_seed(training_set, fitted):
+    again = fit_task(training_set, "churn", CFG)
+    strip = lambda text: "\n".join(l for l in text.splitlines() if not l.startswith("[")) # noqa: E731
+    assert strip(again.booster.model_to_string()) == strip(fitted.booster.model_to_string())
+    assert again.metrics == fitted.metrics
+    assert again.data_hash == fitted.data_hash
+
+
+def test_too_few_positives_says_so_and_keeps_the_baselines(training_set):
+    rare = training_set.copy()
+    positives = rare.index[rare["label"].eq(1)]
+    rare.loc[positives, "label"] = 0.0
+    rare.loc[positives[::40], "label"] = 1.0  # about 18 positives over the whole period, under 30 in training
+    result = fit_task(rare, "churn", CFG)
+    assert result.status == "not_trained" and result.booster is None
+    assert any("too few positives to train" in r for r in result.reasons), result.reasons
+    assert result.metrics["health_score"]["roc_auc"] is not None  # the baseline still ran on the test slice
+
+
+def test_too_little_history_says_so_and_keeps_the_health_baseline():
+    short = make_training_set(accounts=60, weeks=12, seed=1)
+    result = fit_task(short, "churn", CFG)
+    assert result.status == "not_trained"
+    assert "not enough history" in result.reasons[0]
+    assert result.metrics["health_score"]["roc_auc"] is not None
+
+
+def test_no_known_label_says_so():
+    frame = make_training_set(accounts=20, weeks=8, seed=2)
+    frame["label_known"] = False
+    result = fit_task(frame, "expansion", CFG)
+    assert result.status == "not_trained" and "no snapshot has a known expansion label" in result.reasons[0]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# promotion rules
+
+
+def metrics(model, health=0.7, lr=0.75):
+    return {"model": {"roc_auc": model}, "health_score": {"roc_auc": health}, "logistic_regression": {"roc_auc": lr}}
+
+
+def test_first_run_promotes_when_the_baselines_are_beaten():
+    decision = decide("trained", [], metrics(0.8), None, None, "roc_auc", 0.01)
+    assert decision.promote and any("first run" in r for r in decision.reasons)
+
+
+def test_not_promoted_when_a_baseline_is_not_beaten_by_the_margin():
+    decision = decide("trained", [], metrics(0.755), None, None, "roc_auc", 0.01)
+    assert not decision.promote
+    assert any("does not beat the logistic-regression baseline" in r for r in decision.reasons)
+
+
+def test_champion_stays_and_says_why():
+    decision = decide("trained", [], metrics(0.80), "v1", {"roc_auc": 0.795}, "roc_auc", 0.01)
+    assert not decision.promote
+    assert any("does not beat champion v1" in r and "champion stays" in r for r in decision.reasons)
+    assert decide("trained", [], metrics(0.82), "v1", {"roc_auc": 0.80}, "roc_auc", 0.01).promote
+
+
+def test_unvalidated_models_are_never_promoted():
+    decision = decide("not_validated", ["too few positives to test: 3"], metrics(0.99), None, None, "roc_auc", 0.0)
+    assert not decision.promote and "not validated" in decision.reasons[0] and "too few positives" in decision.reasons[0]
+
+
+def test_champion_that_cannot_be_scored_is_compared_on_baselines_only():
+    decision = decide("trained", [], metrics(0.8), "v1", None, "roc_auc", 0.01, "it needs features the data lacks: x")
+    assert decision.promote and any("could not be scored" in r for r in decision.reasons)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# registry
+
+
+def test_registry_versions_pointer_and_decisions(tmp_path, training_set):
+    registry = Registry(tmp_path / "models")
+    as_of = training_set["snapshot_date"].max()
+    first = train_and_register(training_set, "churn", CFG, registry, as_of)
+    assert first.promoted and registry.champion("churn") == first.version
+    folder = registry.version_dir("churn", first.version)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(VERSION_FILES)
+    training = json.loads((folder / "training.json").read_text())
+    assert training["horizon_days"] == 90 and training["split"]["test"] and training["seed"] == CFG.seed
+    metrics_file = json.loads((folder / "metrics.json").read_text())
+    assert {"model", "health_score", "logistic_regression"} <= set(metrics_file)
+    calibration = json.loads((folder / "calibration.json").read_text())
+    assert calibration["method"] == "platt" and calibration["table"] and calibration["bands"]["high"] >= \
+        calibration["bands"]["medium"]
+    assert json.loads((folder / "features.json").read_text())["features"][0] == "seat_utilization"
+    assert "# Churn model" in (folder / "MODEL_CARD.md").read_text()
+
+    # same data again: no better than the champion by the margin, so the champion stays and the record says why
+    strict = dataclasses.replace(CFG, promotion_margin=0.01)
+    second = train_and_register(training_set, "churn", strict, registry, as_of)
+    assert not second.promoted and registry.champion("churn") == first.version
+    assert second.version != first.version and len(registry.versions("churn")) == 2
+    last = registry.decisions("churn")[-1]
+    assert last["promoted"] is False and any("champion stays" in r for r in last["reasons"])
+    with pytest.raises(FileExistsError):
+        registry.write_version("churn", first.version, first.result.booster, {})
+
+
+def test_scores_fall_back_to_the_health_score_without_a_model(training_set):
+    today = training_set[training_set["snapshot_date"] == training_set["snapshot_date"].max()].copy()
+    scores = score_accounts(today, "churn", None, CFG, "no churn model has been promoted yet")
+    assert len(scores) == len(today) and scores["probability"].isna().all()
+    assert set(scores["model_version"]) == {"baseline:health_score"}
+    assert scores["risk_band"].notna().all()
+    assert all("no churn model in use" in text for text in scores["reasons_text"])
+    assert (scores.sort_values("risk_rank")["raw_score"].diff().dropna() <= 0).all()
+
+
+def test_scores_with_the_champion_have_probabilities_bands_and_reasons(tmp_path, training_set):
+    registry = Registry(tmp_path / "models")
+    run = train_and_register(training_set, "churn", CFG, registry, training_set["snapshot_date"].max())
+    today = training_set[training_set["snapshot_date"] == training_set["snapshot_date"].max()].copy()
+    scoring = score_task(None, "churn", CFG, registry, frame=today, as_of=today["snapshot_date"].max())
+    scores = scoring.scores
+    assert set(scores["model_version"]) == {run.version}
+    assert scores["probability"].between(0, 1).all() and set(scores["risk_band"]) <= {"high", "medium", "low"}
+    assert scores["top_reasons"].map(len).max() <= CFG.top_reasons
+    top = scores.iloc[0]
+    assert top["risk_rank"] == 1 and top["reasons_text"]
+    assert np.isclose(scores["probability"].max(), top["probability"])
+    assert scoring.drift is not None and {"feature", "score"} == set(scoring.drift["kind"])
