@@ -94,7 +94,9 @@ def validated_select(source: Source, batch_relation: str, known_accounts_sql: st
         for c in source.columns
     )
     problems = ", ".join(problem_expressions(source, known_accounts_sql))
+    # The text copies only feed the rules: leaving them out of the result halves what a batch materializes.
+    typed = ", ".join(quote(c.name) for c in source.columns)
     return (
-        f"SELECT *, NULLIF(CONCAT_WS('; ', {problems}), '') AS __problems "
-        f"FROM (SELECT {parsed}, __row_number, __original, __extra FROM {batch_relation})"
+        f"SELECT {typed}, __row_number, __extra, NULLIF(CONCAT_WS('; ', {problems}), '') AS __problems "
+        f"FROM (SELECT {parsed}, __row_number, __extra FROM {batch_relation})"
     )
