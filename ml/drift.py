@@ -1,7 +1,7 @@
-"""Population stability index (PSI) of each feature and of the score, training slice vs today's scoring set.
+"""Population stability index (PSI) of each feature and of the score, test slice vs today's scoring set.
 
 PSI = sum over bins of (actual% - expected%) * ln(actual% / expected%). Bins are the deciles of the reference
-(training) values, plus one bin for missing values; empty bins get a small floor so the log stays finite.
+(test-slice) values, plus one bin for missing values; empty bins get a small floor so the log stays finite.
 Rule of thumb (and our thresholds): < 0.1 stable, 0.1-0.25 warn, > 0.25 fail.
 """
 
@@ -49,7 +49,7 @@ def psi(reference, current, bins: int = 10) -> float:
 
 
 def reference_profile(frame: pd.DataFrame, features: list[str], scores, bins: int = 10) -> dict:
-    """Bin edges and proportions of each feature and of the score on the reference (training) rows."""
+    """Bin edges and proportions of each feature and of the score on the reference rows."""
     profile = {"rows": int(len(frame)), "bins": bins, "features": {}, "score": None}
     for name in features:
         values = frame[name].to_numpy(dtype=float)

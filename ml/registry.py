@@ -9,7 +9,7 @@ Layout (see models/README.md):
                           training.json  training window and slices, horizon, cadence, parameters, seed, data hash
                           metrics.json   test-slice metrics of the model, its baselines and the champion it faced
                           calibration.json  method, parameters, table (score -> probability), risk-band cut-offs
-                          drift_reference.json  bins and shares of every feature and the score on the training slice
+                          drift_reference.json  bins and shares of every feature and the score on the test slice
                           promotion.json  the decision taken when the version was registered
                           MODEL_CARD.md  for humans
 

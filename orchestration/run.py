@@ -1,4 +1,4 @@
-"""Run the pipeline job in-process against the project's Dagster instance (used by `csops demo` and `csops run`)."""
+"""Run a job in-process against the project's Dagster instance (used by `csops demo` and `csops run`)."""
 
 import dagster as dg
 
@@ -7,9 +7,10 @@ from orchestration.definitions import defs
 PIPELINE_JOB = "csops_pipeline"
 
 
-def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO") -> dg.ExecuteInProcessResult:
-    """Run every asset and check; all events are stored in `instance`, the console shows `log_level` and up."""
-    job = defs().resolve_job_def(PIPELINE_JOB)
+def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO",
+                 job_name: str = PIPELINE_JOB) -> dg.ExecuteInProcessResult:
+    """Run a job's assets and checks; all events are stored in `instance`, the console shows `log_level` and up."""
+    job = defs().resolve_job_def(job_name)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
 

@@ -15,6 +15,7 @@ from .timegrid import REGIONS, Calendar
 SEGMENTS = contract.SEGMENTS  # ("enterprise", "mid_market", "smb")
 ENT, MID, SMB = 0, 1, 2
 SEGMENT_SHARE = np.array([0.10, 0.30, 0.60])
+MONTHLY_SMB_SHARE = 0.5
 # lognormal seat counts: (median, sigma, min, max)
 SEAT_PARAMS = ((380.0, 0.55, 200, 2000), (70.0, 0.55, 30, 300), (9.0, 0.55, 3, 40))
 EXISTING_SHARE = 0.70
@@ -115,6 +116,8 @@ def make_accounts(rng: np.random.Generator, n: int, cal: Calendar) -> Accounts:
     industry = rng.integers(0, len(INDUSTRIES), n).astype(np.int8)
 
     term = np.full(n, 12, dtype=np.int64)
+    # most SMB customers are on monthly self-serve plans: they can leave at any month, not only once a year
+    term[(seg == SMB) & (rng.random(n) < MONTHLY_SMB_SHARE)] = 1
     term[(seg == MID) & (rng.random(n) < 0.10)] = 24
     r = rng.random(n)
     term[(seg == ENT) & (r < 0.25)] = 24

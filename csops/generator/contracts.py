@@ -20,8 +20,8 @@ CORE, ANALYTICS, AUTOMATION = 0, 1, 2
 # list price per seat per year, [segment, product]
 LIST_PRICE = np.array([[420.0, 90.0, 140.0], [540.0, 110.0, 160.0], [660.0, 130.0, 180.0]])
 ADDON_P = np.array([[0.45, 0.35], [0.25, 0.18], [0.08, 0.06]])  # owned at window start, [segment, addon]
-PRICE_INCREASE_P = 0.25  # share of renewals that come with a price increase
-RENEWAL_GAP_P = 0.15  # renewal contract starts 1-20 days after the previous end
+PRICE_INCREASE_P = 0.25  # share of annual renewals that come with a price increase
+RENEWAL_GAP_P = 0.15  # an annual or longer renewal starts 1-20 days after the previous end; monthly plans roll over
 OUTCOMES = ("renewed", "expanded", "contracted", "churned")
 RENEWED, EXPANDED, CONTRACTED, CHURNED = 0, 1, 2, 3
 
@@ -58,7 +58,7 @@ class ContractBook:
         self.cur_seq = np.full((n, 3), -1, dtype=np.int64)
         self.seq = np.zeros(n, dtype=np.int64)
         self.term = acc.term_months.copy()
-        self.price_flag = rng.random(n) < PRICE_INCREASE_P
+        self.price_flag = rng.random(n) < PRICE_INCREASE_P * self.renewals_per_year_share(np.arange(n))
         self._rows: list[tuple[np.ndarray, ...]] = []
         self._renewals: list[RenewalRecord] = []
         self._history(rng, sign_new)
@@ -134,6 +134,10 @@ class ContractBook:
             self._set_current(sub, prod, st[m], en[m], seq)
 
     # -- events -------------------------------------------------------------------------------------------------
+    def renewals_per_year_share(self, idx: np.ndarray) -> np.ndarray:
+        """A term's share of a year (1 for annual and longer terms): scales per-renewal odds of terms under a year."""
+        return np.minimum(self.term[idx], 12) / 12
+
     @property
     def renew_day(self) -> np.ndarray:
         return self.end[:, CORE]
@@ -154,7 +158,7 @@ class ContractBook:
         seats_before = self.seats[idx].copy()
         arr_before = self.account_arr(idx)
         price_inc = self.price_flag[idx] & (outcome != CONTRACTED) & (outcome != CHURNED)
-        gap = np.where(rng.random(k) < RENEWAL_GAP_P, rng.integers(1, 21, k), 0)
+        gap = np.where((rng.random(k) < RENEWAL_GAP_P) & (self.term[idx] >= 12), rng.integers(1, 21, k), 0)
         new_start = d + gap
         new_end = cal.add_months(new_start, self.term[idx])
         sign = new_start - rng.integers(0, 22, k)
@@ -195,7 +199,7 @@ class ContractBook:
         for prod in (ANALYTICS, AUTOMATION):
             gone = ~self.owned[idx, prod]
             self.end[idx[gone], prod] = -1
-        self.price_flag[idx] = rng.random(k) < PRICE_INCREASE_P
+        self.price_flag[idx] = rng.random(k) < PRICE_INCREASE_P * self.renewals_per_year_share(idx)
         arr_after = np.where(churn, 0.0, self.account_arr(idx))
         self._renewals.append(RenewalRecord(
             acc=idx.copy(), old_seq=old_seq, day=np.full(k, d), outcome=outcome.copy(), p_churn=p_churn,

@@ -248,13 +248,15 @@ def _renew(book: ContractBook, due: np.ndarray, d: int, H, V, Fi, acc: Accounts,
     price = book.price_flag[due]
     nochamp = ~has_champ[due]
     k = len(due)
-    logit = (A_SEG[acc.segment[due]] + K_HEALTH * (H0 - h90) + K_TREND * (h_prev - h90) + 1.3 * comp + 0.5 * price
-             + 0.6 * nochamp
+    # a monthly plan renews twelve times a year: each renewal carries about a twelfth of the annual odds
+    per_term = np.log(book.renewals_per_year_share(due))
+    logit = (A_SEG[acc.segment[due]] + per_term + K_HEALTH * (H0 - h90) + K_TREND * (h_prev - h90) + 1.3 * comp
+             + 0.5 * price + 0.6 * nochamp
              + rng.normal(0, NOISE_SD, k))
     p = sigmoid(logit)
     churn = rng.random(k) < p
-    p_exp = sigmoid(-1.8 + 6.0 * (v90 - 0.6) + 5.0 * (util - 0.7))
-    p_con = sigmoid(-2.3 + 9.0 * (0.58 - h90))
+    p_exp = sigmoid(-1.8 + per_term + 6.0 * (v90 - 0.6) + 5.0 * (util - 0.7))
+    p_con = sigmoid(-2.3 + per_term + 9.0 * (0.58 - h90))
     r = rng.random(k)
     outcome = np.where(churn, CHURNED, np.where(r < p_exp, EXPANDED, np.where(r < p_exp + (1 - p_exp) * p_con,
                                                                               CONTRACTED, RENEWED)))

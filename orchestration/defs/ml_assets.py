@@ -191,7 +191,7 @@ def build_task_assets(task: str) -> list:
         kinds={"duckdb", "python"},
         description=f"{task.capitalize()} risk of every active account on the as-of day (table "
         f"{pipeline.scores_table(task)}): calibrated probability, risk band, top reasons in plain words, model "
-        "version and data as-of date; PSI drift vs the training slice in ml." + f"{task}_drift.",
+        "version and data as-of date; PSI drift vs the test slice in ml." + f"{task}_drift.",
     )
     def scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
         cfg = _config()
@@ -223,7 +223,7 @@ def build_task_assets(task: str) -> list:
     def _drift_check(kind: str):
         @dg.asset_check(asset=scores_key, name=f"{kind}_drift", pool=DUCKDB_POOL,
                         description=f"Population stability index of the {kind}{'s' if kind == 'feature' else ''}, "
-                        "training slice vs today's scoring set: warn above 0.1, fail above 0.25.")
+                        "the model's test slice vs today's scoring set: warn above 0.1, fail above 0.25.")
         def _check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
             cfg = _config()
             with duckdb.get_connection() as con:
