@@ -179,9 +179,11 @@ def test_health_is_a_renormalised_weighted_sum_in_range(world):
 
 def test_rows_do_not_change_when_later_batches_arrive(world):
     houses, _ = world
+    # An account whose only row by then was quarantined (a defect) is unknown to the point-in-time warehouse, and so are
+    # its contracts: it appears once a later batch brings a valid row. That is late data, not a model reading ahead.
     n_full, n_pit, diff = differing_rows(
         houses.park("full"), houses.park("point_in_time"), "marts.fct_account_daily",
-        f"date_day <= DATE '{PIT_LAST_DAY}'",
+        f"date_day <= DATE '{PIT_LAST_DAY}' AND account_id IN (SELECT account_id FROM r.raw.accounts)",
     )
     assert n_full == n_pit > ACCOUNTS * 60
     assert diff == 0

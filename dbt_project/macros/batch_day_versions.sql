@@ -10,7 +10,7 @@ one_per_day as (
     select * from {{ typed_cte }}
     qualify row_number() over (
         partition by {{ key }}, batch_modified_on
-        order by batch_modified_at desc, source_batch_file desc, batch_row_number desc
+        order by batch_modified_at desc nulls last, source_batch_file desc nulls last, batch_row_number desc nulls last
     ) = 1
 
 ),

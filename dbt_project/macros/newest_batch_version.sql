@@ -6,6 +6,6 @@
 {% macro qualify_newest_batch_version(primary_key) -%}
     qualify row_number() over (
         partition by {{ primary_key }}
-        order by _batch_modified_at desc, _batch_file desc, _row_number desc
+        order by _batch_modified_at desc nulls last, _batch_file desc nulls last, _row_number desc nulls last
     ) = 1
 {%- endmacro %}

@@ -62,15 +62,17 @@
 
 {#
     Linear score in [0, 100]: 0 at `zero_at`, 100 at `full_at`, clamped in between. `zero_at` > `full_at` scores
-    "lower is better" inputs. Null input gives null.
+    "lower is better" inputs. Null input gives null, so the health score re-weights a missing input instead of
+    scoring it 0 (the clamp alone would turn null into 0: csops_greatest skips nulls).
 #}
 {% macro csops_scale(expression, zero_at, full_at) -%}
     {%- if (zero_at | float) == (full_at | float) -%}
         {{ exceptions.raise_compiler_error("csops_scale: zero_at and full_at must differ (both " ~ zero_at ~ ")") }}
     {%- endif -%}
-    (100.0 * least(1.0, greatest(0.0,
+    {%- set ratio -%}
         (cast({{ expression }} as double) - ({{ zero_at }})) / (({{ full_at }}) - ({{ zero_at }}))
-    )))
+    {%- endset %}
+    (100.0 * case when {{ ratio }} is not null then {{ csops_least(['1.0', csops_greatest(['0.0', ratio])]) }} end)
 {%- endmacro %}
 
 

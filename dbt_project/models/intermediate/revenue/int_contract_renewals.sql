@@ -30,7 +30,7 @@ candidates as (
         renewed.product = renewal.product as is_same_product,
         row_number() over (
             partition by renewal.contract_id
-            order by case when renewed.product = renewal.product then 0 else 1 end, renewed.end_date desc,
+            order by case when renewed.product = renewal.product then 0 else 1 end, renewed.end_date desc nulls last,
                 renewed.contract_id
         ) as predecessor_rank,
         row_number() over (

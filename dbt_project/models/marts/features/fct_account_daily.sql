@@ -212,10 +212,10 @@ final as (
         round(
             case
                 when weekly.dau_days_56d = 56 and weekly.dau_sum_56d > 0
-                    then sqrt(greatest(
-                        weekly.dau_sq_sum_56d / 56.0 - (weekly.dau_sum_56d / 56.0) * (weekly.dau_sum_56d / 56.0),
-                        0.0
-                    )) / (weekly.dau_sum_56d / 56.0)
+                    then sqrt({{ csops_greatest([
+                        'weekly.dau_sq_sum_56d / 56.0 - (weekly.dau_sum_56d / 56.0) * (weekly.dau_sum_56d / 56.0)',
+                        '0.0',
+                    ]) }}) / (weekly.dau_sum_56d / 56.0)
             end,
             6
         ) as dau_cv_8w,

@@ -112,7 +112,9 @@ select
         when tickets_30d < {{ min_tickets }} then 0.0
         else round(
             100.0
-            * least(1.0, greatest(0.0, (support_load_ratio - 1.0) / {{ ratio_at_max - 1.0 }}))
+            * {{ csops_least([
+                '1.0', csops_greatest(['0.0', '(support_load_ratio - 1.0) / ' ~ (ratio_at_max - 1.0)])
+            ]) }}
             * case when days_to_next_renewal <= {{ renewal_window }} then 1.0 else {{ outside_weight }} end,
             2
         )

@@ -38,7 +38,7 @@ latest_health as (
         health_band
     from {{ ref('fct_account_health') }}
     where health_score is not null
-    qualify row_number() over (partition by account_id order by date_day desc) = 1
+    qualify row_number() over (partition by account_id order by date_day desc nulls last) = 1
 
 ),
 

@@ -46,7 +46,7 @@ last_churn as (
     select *
     from {{ ref('int_account_churns') }}
     where is_churn_confirmed
-    qualify row_number() over (partition by account_id order by churn_date desc) = 1
+    qualify row_number() over (partition by account_id order by churn_date desc nulls last) = 1
 
 ),
 
@@ -61,7 +61,7 @@ health_before_churn as (
         on health.account_id = last_churn.account_id
         and health.date_day < last_churn.churn_date
         and health.health_score is not null
-    qualify row_number() over (partition by last_churn.account_id order by health.date_day desc) = 1
+    qualify row_number() over (partition by last_churn.account_id order by health.date_day desc nulls last) = 1
 
 ),
 
