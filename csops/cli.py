@@ -9,10 +9,12 @@ import time
 from datetime import date
 from pathlib import Path
 
+from csops.bench.options import add_arguments as add_bench_arguments
 from csops.instance import ensure_dagster_home
 from csops.settings import Settings
 
 DEMO_ACCOUNTS, DEMO_MONTHS, DEMO_SEED = 300, 18, 7
+JOBS = ("csops_pipeline", "ml_weekly_retrain", "ml_daily_scoring")
 
 
 def _say(message: str) -> None:
@@ -40,9 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--months", type=int, default=DEMO_MONTHS)
     demo.add_argument("--seed", type=int, default=DEMO_SEED)
 
-    commands.add_parser("run", help="run the pipeline on the landing zone as it is (new batches only)")
+    run = commands.add_parser("run", help="run the pipeline on the landing zone as it is (new batches only)")
+    run.add_argument("--job", default="csops_pipeline", choices=JOBS,
+                     help="csops_pipeline (default), ml_weekly_retrain (also retrains the models) or ml_daily_scoring")
     # Listed for --help only: main() hands `evaluate` and its own options to ml.evaluate.
     commands.add_parser("evaluate", help="train and evaluate the models on a fresh generated set (`csops evaluate --help`)")
+    bench = commands.add_parser("bench", help="measure every stage against physical baselines (docs/benchmarks.md)")
+    add_bench_arguments(bench)
     commands.add_parser("summary", help="print tables, row counts and quarantined rows of the warehouse")
     ui = commands.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
     ui.add_argument("--port", type=int, default=3000)
@@ -61,7 +67,7 @@ def _generate(out: Path, accounts: int, months: int, seed: int, defect_rate: flo
     return summary
 
 
-def _run_pipeline(settings: Settings) -> int:
+def _run_pipeline(settings: Settings, job_name: str = JOBS[0]) -> int:
     import dagster as dg
 
     from orchestration.dbt_project import prepare_manifest
@@ -69,10 +75,10 @@ def _run_pipeline(settings: Settings) -> int:
 
     _say("parsing the dbt project")
     prepare_manifest()
-    _say(f"running the pipeline (Dagster instance {settings.dagster_home})")
+    _say(f"running job {job_name} (Dagster instance {settings.dagster_home})")
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        result = run_pipeline(instance)
+        result = run_pipeline(instance, job_name=job_name)
     _say(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s")
     _print_summary(settings)
     for severity, heading in (
@@ -120,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         _generate(args.out or settings.landing_dir, args.accounts, args.months, args.seed, args.defect_rate, args.end)
         return 0
 
+    if args.command == "bench":
+        from csops.bench.run import main as bench_main
+
+        return bench_main(args)
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_dagster_home(settings.dagster_home)
     if args.command == "demo":
@@ -129,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             _generate(settings.landing_dir, args.accounts, args.months, args.seed)
         return _run_pipeline(settings)
     if args.command == "run":
-        return _run_pipeline(settings)
+        return _run_pipeline(settings, args.job)
     if args.command == "summary":
         return _print_summary(settings)
     if args.command == "ui":

@@ -21,6 +21,9 @@ class Settings:
     duckdb_path: Path
     dagster_home: Path
     dbt_target: str
+    # DuckDB's memory limit for every warehouse connection (Dagster and dbt): a size ("3GB") or a share of RAM ("50%").
+    # Past it DuckDB spills to disk instead of growing; its own default is 80% of RAM.
+    duckdb_memory_limit: str = "80%"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,6 +34,7 @@ class Settings:
             duckdb_path=Path(os.environ.get("CSOPS_DUCKDB_PATH", data_dir / "warehouse.duckdb")).resolve(),
             dagster_home=Path(os.environ.get("DAGSTER_HOME", data_dir / "dagster_home")).resolve(),
             dbt_target=os.environ.get("CSOPS_DBT_TARGET", "duckdb"),
+            duckdb_memory_limit=os.environ.get("CSOPS_DUCKDB_MEMORY_LIMIT", "80%"),
         )
 
     def environment(self) -> dict[str, str]:
@@ -39,6 +43,7 @@ class Settings:
             "CSOPS_DUCKDB_PATH": str(self.duckdb_path),
             "CSOPS_LANDING_DIR": str(self.landing_dir),
             "CSOPS_DBT_TARGET": self.dbt_target,
+            "CSOPS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "DAGSTER_HOME": str(self.dagster_home),
             "GX_ANALYTICS_ENABLED": os.environ.get("GX_ANALYTICS_ENABLED", "false"),
             "DAGSTER_DISABLE_TELEMETRY": os.environ.get("DAGSTER_DISABLE_TELEMETRY", "true"),

@@ -14,7 +14,9 @@ def resources() -> dg.Definitions:
     settings = Settings.from_env()
     return dg.Definitions(
         resources={
-            "duckdb": DuckDBResource(database=str(settings.duckdb_path)),
+            "duckdb": DuckDBResource(
+                database=str(settings.duckdb_path), connection_config={"memory_limit": settings.duckdb_memory_limit}
+            ),
             "landing": LandingZone(path=str(settings.landing_dir)),
             "dbt": DbtCliResource(
                 project_dir=csops_dbt_project, target=settings.dbt_target, dbt_executable=dbt_executable()

@@ -1,0 +1,236 @@
+"""`csops bench`: measure every stage of csops on a cached data set against physical baselines; one report per run.
+
+Order of a run (every measured step is its own process, see `measure.py` and `stages.py`):
+1. the data set from the cache (generated and measured once), copied to the run's landing zone minus its last day;
+2. warehouse A: the stages one by one (ingest .. checks), then the csops daily-feature stage and the two baselines
+   on the same landing data;
+3. warehouse B: the whole Dagster run, landing -> scores; then the held-back day lands and the daily pipeline runs;
+   the marts it produced are compared with a full refresh;
+4. report.json and report.md in the results folder, stage logs in its `logs/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+from csops.bench import report as report_mod
+from csops.bench.datasets import cached_set, default_cache_root, prepare_landing
+from csops.bench.measure import log_tail, run_measured
+from csops.bench.options import SIZES, DataSet
+from csops.instance import ensure_dagster_home
+from csops.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
+
+VERSIONS = ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "pandas", "lightgbm")
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+class Runner:
+    """Runs stages as measured child processes; logs go to the results folder, stage results to `scratch`."""
+
+    def __init__(self, logs: Path, scratch: Path, memory_limit: int | None = None):
+        self.logs, self.scratch, self.memory_limit = logs, scratch, memory_limit
+
+    def stage(self, stage: str, env: dict[str, str], label: str | None = None, **kwargs) -> dict:
+        label = label or stage
+        argv = [sys.executable, "-m", "csops.bench.stages", stage, "--result", str(self.scratch / f"{label}.json"),
+                "--kwargs", json.dumps(kwargs)]
+        say(f"{label} ...")
+        measured = run_measured(label, argv, env, self.logs / f"{label}.log", self.scratch / f"{label}.json",
+                                cwd=PROJECT_ROOT, memory_limit=self.memory_limit)
+        if measured.ok:
+            say(f"{label} ... {measured.wall_seconds:.1f} s (CPU {measured.cpu_seconds:.1f} s, peak "
+                f"{measured.peak_memory_bytes / report_mod.MIB:,.0f} MiB)")
+        elif measured.stopped_at_memory_limit:
+            say(f"{label} STOPPED after {measured.wall_seconds:.1f} s: its processes held more than the memory limit "
+                f"({measured.memory_limit_bytes / report_mod.GIB:.1f} GiB)")
+        else:
+            say(f"{label} FAILED after {measured.wall_seconds:.1f} s (exit {measured.exit_code}), log "
+                f"{measured.log}:\n{log_tail(measured)}")
+        return measured.as_dict()
+
+
+def environment(root: Path, landing: Path) -> dict[str, str]:
+    """The child processes' environment: every csops path inside `root` (warehouse, Dagster home, models)."""
+    root.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=root, landing_dir=landing, duckdb_path=root / "warehouse.duckdb",
+                        dagster_home=ensure_dagster_home(root / "dagster_home"), dbt_target="duckdb")
+    return {**os.environ, **settings.environment(), "CSOPS_DATA_DIR": str(root),
+            "CSOPS_MODELS_DIR": str(root / "models"), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+
+
+def count_rows(db: Path, entry: dict) -> dict:
+    """Fill rows in/out of a stage that named relations instead of counting them (counted here, unmeasured)."""
+    import duckdb
+
+    result = entry.get("result") or {}
+    if entry["exit_code"] != 0 or not any(k in result for k in ("relations_in", "relations_out")):
+        return report_mod.with_rows(entry)
+    with duckdb.connect(str(db), read_only=True) as con:
+        count = lambda relations: sum(con.execute(f"SELECT count(*) FROM {r}").fetchone()[0]  # noqa: E731
+                                      for r in relations)
+        if "relations_in" in result:
+            result["rows_in"] = count(result["relations_in"])
+        if "rows_out_relation" in result:
+            result["rows_out"] = count([result["rows_out_relation"]])
+        elif "relations_out" in result:
+            result["rows_out"] = count(result["relations_out"])
+    return report_mod.with_rows(entry)
+
+
+def physical_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def machine(load_average_start: tuple[float, ...]) -> dict:
+    return {"cpus": os.cpu_count(), "memory_bytes": physical_memory(),
+            "load_average_start": " ".join(f"{v:.1f}" for v in load_average_start),
+            "load_average_end": " ".join(f"{v:.1f}" for v in os.getloadavg()),
+            "versions": {"python": platform.python_version(), **{p: metadata.version(p) for p in VERSIONS}}}
+
+
+def _generate(runner: Runner, data_set: DataSet, seed: int):
+    def make(landing: Path) -> dict:
+        entry = runner.stage("generate", dict(os.environ), out=str(landing), accounts=data_set.accounts,
+                             months=data_set.months, seed=seed)
+        if entry["exit_code"] != 0:
+            raise RuntimeError(f"generating the {data_set.name} set failed: see {entry['log']}")
+        return entry
+
+    return make
+
+
+def run_stages(runner: Runner, work: Path, landing: Path) -> tuple[dict, dict]:
+    """Warehouse A: the pipeline stages one by one, then the csops daily-feature stage and both baselines."""
+    from csops.bench import baselines
+
+    env = environment(work / "stages", landing)
+    db = Path(env["CSOPS_DUCKDB_PATH"])
+    stages: dict[str, dict] = {}
+    for name in report_mod.PIPELINE_STAGES[1:]:
+        kwargs = {"work": str(work / "stages" / name)} if name in ("staging", "intermediate", "marts", "checks") else {}
+        stages[name] = count_rows(db, runner.stage(name, env, **kwargs))
+        if stages[name]["exit_code"] != 0:
+            say("later stages skipped: they need this one")
+            break
+    comparison: dict = {"usage_columns": baselines.USAGE_COLUMNS}
+    if stages.get("staging", {}).get("exit_code") == 0:  # raw tables and the seed exist
+        comparison["daily_features"] = count_rows(db, runner.stage("daily_features", env,
+                                                                   work=str(work / "stages" / "daily_features")))
+    outputs = {}
+    for key in ("anchor", "pandas"):
+        outputs[key] = work / f"{key}.parquet"
+        comparison[key] = report_mod.with_rows(runner.stage(key, env, out=str(outputs[key])))
+    ok = {k: comparison.get(k, {}).get("exit_code") == 0 for k in ("daily_features", "anchor", "pandas")}
+    if ok["anchor"] and ok["pandas"]:
+        comparison["anchor_vs_pandas"] = baselines.differences(outputs["anchor"], outputs["pandas"])
+    if ok["daily_features"]:
+        import duckdb
+
+        with duckdb.connect(str(db), read_only=True) as con:
+            comparison["agreement"] = {k: baselines.agreement(con, outputs[k]) for k in ("anchor", "pandas") if ok[k]}
+    return stages, comparison
+
+
+def run_dagster(runner: Runner, work: Path, landing: Path, holdback) -> tuple[dict, dict | None]:
+    """Warehouse B: the whole Dagster run, then one more day through the daily pipeline, compared with a full
+    refresh."""
+    from csops.bench import incremental as incremental_mod
+
+    env = environment(work / "dagster", landing)
+    db = Path(env["CSOPS_DUCKDB_PATH"])
+    whole = runner.stage("dagster_full", env, label="whole_run")
+    if whole["exit_code"] != 0:
+        return whole, None
+    landed = holdback.land(landing)
+    say(f"landed one more day ({holdback.day}): {', '.join(str(p.relative_to(landing)) for p in landed)}")
+    daily = runner.stage("dagster_daily", env, label="one_more_day")
+    incremental = {"held_back_day": str(holdback.day), "held_back_rows": holdback.rows, "daily": daily}
+    if daily["exit_code"] != 0:
+        return whole, incremental
+    incremental["fraction_of_full_build"] = daily["wall_seconds"] / whole["wall_seconds"]
+    tables = incremental_mod.keep_marts(db)
+    incremental["full_refresh"] = runner.stage("full_refresh", env, work=str(work / "dagster" / "full_refresh"))
+    if incremental["full_refresh"]["exit_code"] == 0:
+        incremental["tables"] = incremental_mod.compare_marts(db, tables)
+        incremental["equal"] = all(t["equal"] for t in incremental["tables"])
+    return whole, incremental
+
+
+def orchestration(stages: dict, whole: dict) -> dict:
+    """Whole Dagster run minus the stage work it contains (ingest .. checks; generate is not part of it)."""
+    names = report_mod.PIPELINE_STAGES[1:]
+    if whole["exit_code"] != 0 or any(stages.get(n, {}).get("exit_code") != 0 for n in names):
+        return {}
+    work = sum(stages[n]["result"]["work_seconds"] for n in names)
+    return {"whole_run_seconds": whole["wall_seconds"], "stage_work_seconds": work,
+            "overhead_seconds": whole["wall_seconds"] - work,
+            "overhead_share": (whole["wall_seconds"] - work) / whole["wall_seconds"]}
+
+
+def all_ran(report: dict) -> bool:
+    """Every measured step that ran exited cleanly (steps skipped after a failure are not counted twice)."""
+    entries = [*report["stages"].values(), report["whole_run"],
+               *(report["comparison"].get(k) for k in ("daily_features", "anchor", "pandas")),
+               *((report["incremental"] or {}).get(k) for k in ("daily", "full_refresh"))]
+    return all(entry["exit_code"] == 0 for entry in entries if entry)
+
+
+def main(args: argparse.Namespace) -> int:
+    from orchestration.dbt_project import prepare_manifest
+
+    started = datetime.now()
+    load_start = os.getloadavg()
+    data_set = SIZES[args.size]
+    settings = Settings.from_env()
+    cache_root = (args.cache or default_cache_root()).resolve()
+    out = (args.out or settings.data_dir / "bench" / "results" / f"{started:%Y%m%d-%H%M%S}-{data_set.name}").resolve()
+    cache_root.mkdir(parents=True, exist_ok=True)
+    # Next to the cache, so the landing copy can hard-link the cached files.
+    work = Path(tempfile.mkdtemp(prefix=f".work-{data_set.name}-", dir=cache_root))
+    memory_limit = int(args.memory_limit * report_mod.GIB) if args.memory_limit else physical_memory() // 2
+    runner = Runner(out / "logs", work / "results", memory_limit)
+    runner.scratch.mkdir(parents=True)
+    say(f"{data_set.name}: {data_set.accounts:,} accounts x {data_set.months} months, seed {args.seed}; results in "
+        f"{out}, work folder {work}")
+    try:
+        prepare_manifest()  # Dagster loads the dbt models from the manifest; not part of any measured stage
+        cached = cached_set(data_set, args.seed, cache_root, _generate(runner, data_set, args.seed))
+        generate = cached.generate
+        if cached.reused:
+            generate = generate | {"recorded_at": cached.created_at}
+            say(f"generate ... cache {cached.folder} reused: {generate['wall_seconds']:.1f} s when it was made "
+                f"({cached.created_at})")
+        landing = work / "landing"
+        holdback = prepare_landing(cached.landing, landing, work / "held_back")
+        stages, comparison = run_stages(runner, work, landing)
+        stages = {"generate": report_mod.with_rows(generate), **stages}
+        whole, incremental = run_dagster(runner, work, landing, holdback)
+        manifest = json.loads((cached.landing / "_manifest.json").read_text())
+        data = {"size": data_set.name, "accounts": data_set.accounts, "months": data_set.months, "seed": args.seed,
+                "cache": str(cached.folder), "cache_reused": cached.reused, "cache_created_at": cached.created_at,
+                "usage_events": manifest["sources"]["usage_events"]["rows"],
+                "landing_rows": sum(s["rows"] for s in manifest["sources"].values())}
+        report = report_mod.build(data, machine(load_start), started.isoformat(timespec="seconds"),
+                                  datetime.now().isoformat(timespec="seconds"), stages, comparison, whole,
+                                  orchestration(stages, whole), incremental)
+        json_path, md_path = report_mod.write(report, out)
+        print(md_path.read_text())
+        say(f"report: {md_path} and {json_path}")
+        return 0 if all_ran(report) else 1
+    finally:
+        if args.keep_work:
+            say(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)

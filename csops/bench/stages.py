@@ -1,0 +1,323 @@
+"""Stage entry points, one process each: `python -m csops.bench.stages <stage> --result FILE [--kwargs JSON]`.
+
+Each stage calls the project's plain functions (ingest, dbt through `ml.dbt_runner`, `ml.pipeline`, the quality
+checks, the Dagster jobs) on the paths the environment names (CSOPS_LANDING_DIR, CSOPS_DUCKDB_PATH, DAGSTER_HOME,
+CSOPS_MODELS_DIR), and writes a JSON object: row counts or the relations to count, details, and `work_seconds`, the
+time inside the stage function after its modules were imported. The parent measures the process (`measure.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+# dbt selection of each layer: its models and (default eager test selection) every test touching them, minus the
+# tests that also touch a later layer (excluding a model excludes its tests), so each test runs once, in the layer
+# where its last parent is built. A few intermediate models read marts (int_feature_health_scored,
+# int_account_onboarding, int_account_phase_daily): `marts+` builds them with the marts.
+DBT_LAYERS = {
+    "staging": ["--select", "path:seeds", "path:models/staging", "--exclude", "path:models/intermediate",
+                "path:models/marts+"],
+    "intermediate": ["--select", "path:models/intermediate", "--exclude", "path:models/marts+"],
+    "marts": ["--select", "path:models/marts+"],
+}
+DAILY_FEATURES = "fct_account_daily"
+PIPELINE_LOG_LEVEL = "INFO"  # what `csops demo` logs
+RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": PIPELINE_LOG_LEVEL}}}}
+
+
+def _db() -> str:
+    from csops.settings import Settings
+
+    return str(Settings.from_env().duckdb_path)
+
+
+def generate(out: str, accounts: int, months: int, seed: int) -> dict:
+    from csops.generator import generate as generate_landing
+
+    summary = generate_landing(out, accounts=accounts, months=months, seed=seed)
+    return {"rows_out": sum(summary.rows.values()), "usage_events": summary.rows["usage_events"],
+            "rows_by_source": summary.rows}
+
+
+def ingest() -> dict:
+    import duckdb
+
+    from csops import contract
+    from csops.ingest import ingest_source
+    from csops.settings import Settings
+
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    log = lambda message: print(f"{time.perf_counter() - started:8.1f} s  {message}", flush=True)  # noqa: E731
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        results = [r for source in contract.SOURCE_NAMES
+                   for r in ingest_source(con, settings.landing_dir, source, log=log)]
+    return {"rows_in": sum(r.rows_read for r in results), "rows_out": sum(r.rows_loaded for r in results),
+            "quarantined": sum(r.rows_quarantined for r in results),
+            "deduplicated": sum(r.rows_deduplicated for r in results), "batches": len(results)}
+
+
+def _relation(node: dict) -> str:
+    return f"{node['schema']}.{node.get('alias') or node.get('identifier') or node['name']}"
+
+
+def dbt_summary(target: Path) -> dict:
+    """Models and tests dbt ran (from run_results.json), their times, and the relations they built and read."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    manifest = json.loads((target / "manifest.json").read_text())
+    nodes = manifest["nodes"] | manifest["sources"]
+    built = {r["unique_id"]: r for r in results if r["unique_id"].split(".")[0] in ("model", "seed")}
+    tests = [r for r in results if r["unique_id"].startswith("test.")]
+    read = {dep for uid in built for dep in nodes[uid]["depends_on"].get("nodes", [])
+            if dep not in built and dep.split(".")[0] in ("model", "seed", "source")}
+    by_model = sorted(((nodes[uid]["name"], r["execution_time"]) for uid, r in built.items()), key=lambda x: -x[1])
+    return {
+        "models": len(built), "tests": len(tests),
+        "model_seconds": sum(r["execution_time"] for r in built.values()),
+        "test_seconds": sum(r["execution_time"] for r in tests),
+        "failed": [r["unique_id"] for r in results if r["status"] in ("error", "fail")],
+        "warned": [r["unique_id"] for r in results if r["status"] == "warn"],
+        "model_times": dict(by_model),
+        "relations_in": sorted(_relation(nodes[uid]) for uid in read),
+        "relations_out": sorted(_relation(nodes[uid]) for uid in built),
+    }
+
+
+def dbt_layer(layer: str, work: str) -> dict:
+    from ml.dbt_runner import run_dbt
+
+    run_dbt(["build", *DBT_LAYERS[layer]], _db(), work)
+    return dbt_summary(Path(work) / "target")
+
+
+def daily_features(work: str) -> dict:
+    """fct_account_daily and every model it is built from, recomputed from raw (models only, no tests)."""
+    from ml.dbt_runner import run_dbt
+
+    run_dbt(["run", "--full-refresh", "--select", f"+{DAILY_FEATURES}"], _db(), work)
+    return dbt_summary(Path(work) / "target") | {"rows_out_relation": f"marts.{DAILY_FEATURES}"}
+
+
+def full_refresh(work: str) -> dict:
+    from ml.dbt_runner import run_dbt
+
+    run_dbt(["run", "--full-refresh"], _db(), work)
+    return dbt_summary(Path(work) / "target")
+
+
+def features() -> dict:
+    import duckdb
+
+    from ml import pipeline
+    from ml.config import MLConfig
+
+    with duckdb.connect(_db()) as con:
+        frame, as_of = pipeline.build_feature_snapshots(con, MLConfig.from_env())
+        pipeline.write_table(con, frame, pipeline.FEATURE_TABLE)
+    return {"relations_in": [f"marts.{DAILY_FEATURES}"], "rows_out": len(frame), "as_of": str(as_of)}
+
+
+def training() -> dict:
+    """Training sets (labels) and LightGBM fit, calibration, baselines and registry of every task."""
+    import duckdb
+
+    from ml import pipeline
+    from ml.config import TASKS, MLConfig, models_dir
+    from ml.features import data_bounds
+    from ml.registry import Registry
+
+    cfg, registry, labelled, tasks = MLConfig.from_env(), Registry(models_dir()), {}, {}
+    with duckdb.connect(_db()) as con:
+        snapshots = pipeline.read_table(con, pipeline.FEATURE_TABLE)
+        as_of = data_bounds(con)[1]
+        for task in TASKS:
+            labelled[task] = pipeline.build_training_set(con, snapshots, task, cfg, as_of)
+            pipeline.write_table(con, labelled[task][["account_id", "snapshot_date", *pipeline.LABEL_COLUMNS]],
+                                 pipeline.training_table(task))
+    # Trained with the warehouse closed, as the model assets do.
+    for task, frame in labelled.items():
+        run = pipeline.train_and_register(frame, task, cfg, registry, as_of)
+        tasks[task] = {"status": run.result.status, "reasons": run.result.reasons, "version": run.version,
+                       "promoted": run.promoted, "rows": len(frame), "labelled_rows": int(frame["label_known"].sum())}
+    return {"rows_in": len(snapshots) * len(TASKS), "rows_out": sum(t["rows"] for t in tasks.values()),
+            "tasks": tasks}
+
+
+def scoring() -> dict:
+    """Scores of every active account with the champion models (the drift tables the assets add are not written)."""
+    import duckdb
+
+    from ml import pipeline
+    from ml.config import TASKS, MLConfig, models_dir
+    from ml.registry import Registry
+
+    cfg, registry, rows = MLConfig.from_env(), Registry(models_dir()), {}
+    with duckdb.connect(_db()) as con:
+        for task in TASKS:
+            run = pipeline.score_task(con, task, cfg, registry)
+            rows[task] = pipeline.write_table(con, run.scores, pipeline.scores_table(task))
+    return {"rows_in": sum(rows.values()), "rows_out": sum(rows.values()), "scores": rows}
+
+
+def checks(work: str) -> dict:
+    """The Python quality checks the Dagster run evaluates: reconciliation and Great Expectations on raw, the
+    feature suite, the point-in-time rebuild and every-active-account-scored (dbt tests run in the dbt stages)."""
+    import duckdb
+
+    from csops import contract
+    from csops.quality.feature_expectations import feature_sample_query, validate_features
+    from csops.quality.raw_expectations import raw_sample_query, validate_raw
+    from csops.quality.reconciliation import reconcile
+    from ml import pipeline
+    from ml.config import TASKS, MLConfig
+    from ml.leakage import check_point_in_time
+
+    passed = {}
+    with duckdb.connect(_db()) as con:
+        for source in contract.SOURCE_NAMES:
+            passed[f"raw/{source}:rows_reconcile"] = reconcile(con, source).passed
+            frame = con.execute(raw_sample_query(source)).df()
+            passed[f"raw/{source}:contract_expectations"] = validate_raw(source, frame).success
+        passed["marts/fct_account_daily:feature_expectations"] = validate_features(
+            con.execute(feature_sample_query()).df()).success
+        passed["ml/feature_snapshots:point_in_time"] = check_point_in_time(con, MLConfig.from_env(), work).passed
+        for task in TASKS:
+            scores = pipeline.read_table(con, pipeline.scores_table(task))
+            passed[f"ml/{task}_scores:every_active_account_scored"] = pipeline.as_of_scores_every_active(con, scores)[0]
+    return {"checks": len(passed), "failed": [name for name, ok in passed.items() if not ok]}
+
+
+def anchor(out: str) -> dict:
+    from csops.bench.baselines import anchor as run_anchor
+    from csops.settings import Settings
+
+    return run_anchor(Settings.from_env().landing_dir, Path(out))
+
+
+def pandas_baseline(out: str) -> dict:
+    from csops.bench.baselines import pandas_features
+    from csops.settings import Settings
+
+    return pandas_features(Settings.from_env().landing_dir, Path(out))
+
+
+def _run_summary(instance, result) -> dict:
+    """Outcome, check results and per-step durations of one Dagster run, from the instance's event log."""
+    import dagster as dg
+
+    from orchestration.run import failed_checks
+
+    steps, started = {}, {}
+    kinds = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+    for entry in instance.all_logs(result.run_id, of_type=kinds):
+        if entry.dagster_event.event_type == dg.DagsterEventType.STEP_START:
+            started[entry.step_key] = entry.timestamp
+        elif entry.step_key in started:
+            steps[entry.step_key] = entry.timestamp - started[entry.step_key]
+    stats = instance.get_run_stats(result.run_id)
+    evaluations = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    return {"job": result.job_def.name, "run_id": result.run_id, "success": result.success,
+            "seconds": stats.end_time - stats.start_time, "steps_seconds": sum(steps.values()),
+            "steps": dict(sorted(steps.items(), key=lambda item: -item[1])),
+            "checks": len(evaluations), "failed_checks": failed_checks(result, "ERROR"),
+            "warned_checks": failed_checks(result, "WARN")}
+
+
+def _group_keys(definitions, group: str) -> list:
+    import dagster as dg
+
+    return sorted(dg.AssetSelection.groups(group).resolve(definitions.resolve_asset_graph()))
+
+
+def _timed(phases: dict, name: str, call):
+    started = time.perf_counter()
+    outcome = call()
+    phases[name] = time.perf_counter() - started
+    return outcome
+
+
+def dagster_full() -> dict:
+    """Landing to scores through Dagster: `csops_pipeline`, then the `ml` assets of `ml_weekly_retrain` (its ingest
+    and dbt steps already ran), each step once; failed checks are recorded, not raised."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.run import run_pipeline
+
+    phases: dict[str, float] = {}
+    definitions = _timed(phases, "load definitions", defs)
+    with dg.DagsterInstance.get() as instance:
+        pipeline = _timed(phases, "csops_pipeline", lambda: run_pipeline(instance, PIPELINE_LOG_LEVEL))
+        job = definitions.resolve_job_def("ml_weekly_retrain")
+        ml = _timed(phases, "ml assets", lambda: job.execute_in_process(
+            instance=instance, run_config=RUN_CONFIG, asset_selection=_group_keys(definitions, "ml"),
+            raise_on_error=False))
+        return {"phases": phases, "runs": [_run_summary(instance, pipeline), _run_summary(instance, ml)]}
+
+
+def dagster_daily() -> dict:
+    """The daily pipeline after one more day landed: `csops_pipeline` (new batches, every dbt model, incremental
+    ones incrementally), then the score assets of `ml_daily_scoring` with the champion models."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.run import run_pipeline
+
+    phases: dict[str, float] = {}
+    definitions = _timed(phases, "load definitions", defs)
+    with dg.DagsterInstance.get() as instance:
+        pipeline = _timed(phases, "csops_pipeline", lambda: run_pipeline(instance, PIPELINE_LOG_LEVEL))
+        scores = [key for key in _group_keys(definitions, "ml") if key.path[-1].endswith("_scores")]
+        job = definitions.resolve_job_def("ml_daily_scoring")
+        scoring = _timed(phases, "ml scores", lambda: job.execute_in_process(
+            instance=instance, run_config=RUN_CONFIG, asset_selection=scores, raise_on_error=False))
+        return {"phases": phases, "runs": [_run_summary(instance, pipeline), _run_summary(instance, scoring)]}
+
+
+# Stage -> (function, modules imported before the clock starts: imports are not the stage's work).
+_DUCKDB = ["duckdb", "csops.settings"]
+_ML = [*_DUCKDB, "pandas", "lightgbm", "ml.pipeline", "ml.registry"]
+_DBT = ["ml.dbt_runner"]
+_DAGSTER = ["dagster", "orchestration.definitions", "orchestration.run", *_ML]
+STAGES = {
+    "generate": (generate, ["csops.generator"]),
+    "ingest": (ingest, [*_DUCKDB, "csops.ingest"]),
+    "staging": (lambda work: dbt_layer("staging", work), _DBT),
+    "intermediate": (lambda work: dbt_layer("intermediate", work), _DBT),
+    "marts": (lambda work: dbt_layer("marts", work), _DBT),
+    "daily_features": (daily_features, _DBT),
+    "full_refresh": (full_refresh, _DBT),
+    "features": (features, _ML),
+    "training": (training, _ML),
+    "scoring": (scoring, _ML),
+    "checks": (checks, [*_ML, "great_expectations", "csops.quality.raw_expectations", "ml.leakage"]),
+    "anchor": (anchor, [*_DUCKDB, "csops.bench.baselines"]),
+    "pandas": (pandas_baseline, [*_DUCKDB, "pandas", "csops.bench.baselines"]),
+    "dagster_full": (dagster_full, _DAGSTER),
+    "dagster_daily": (dagster_daily, _DAGSTER),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m csops.bench.stages", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stage", choices=STAGES)
+    parser.add_argument("--result", type=Path, required=True, help="JSON file to write")
+    parser.add_argument("--kwargs", default="{}", help="keyword arguments of the stage function, as JSON")
+    args = parser.parse_args(argv)
+    function, modules = STAGES[args.stage]
+    for module in modules:
+        importlib.import_module(module)
+    started = time.perf_counter()
+    outcome = function(**json.loads(args.kwargs))
+    outcome["work_seconds"] = time.perf_counter() - started
+    args.result.write_text(json.dumps(outcome, default=str, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""`csops bench`: the baselines compute what fct_account_daily computes, the held-back day adds up, the measurements
+are real (a child's children included), the report carries them, and the command refuses unknown sizes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from csops import contract
+from csops.bench import baselines, report
+from csops.bench.datasets import landing_rows, prepare_landing
+from csops.bench.measure import run_measured
+from csops.bench.options import SIZES
+from csops.bench.run import Runner, count_rows, environment, machine
+
+CSOPS = str(Path(sys.executable).parent / "csops")
+MIB = 1024**2
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """20 accounts x 2 months without defects (nothing quarantined or deduplicated), ingested and built up to
+    fct_account_daily."""
+    from csops.generator import generate
+    from csops.ingest import ingest_source
+    from ml.dbt_runner import run_dbt
+
+    root = tmp_path_factory.mktemp("bench")
+    landing = root / "landing"
+    generate(landing, accounts=20, months=2, seed=3, defect_rate=0)
+    db = root / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        for source in contract.SOURCE_NAMES:
+            ingest_source(con, landing, source)
+    run_dbt(["build", "--select", "+fct_account_daily", "--resource-type", "model", "--resource-type", "seed"],
+            db, root / "dbt")
+    return root, landing, db
+
+
+def test_anchor_and_pandas_equal_each_other_and_fct_account_daily(tiny):
+    root, landing, db = tiny
+    anchor, pandas = root / "anchor.parquet", root / "pandas.parquet"
+    events = landing_rows(landing, "usage_events")
+    assert baselines.anchor(landing, anchor)["rows_in"] == baselines.pandas_features(landing, pandas)["rows_in"] \
+        == events
+
+    differences = baselines.differences(anchor, pandas)
+    assert differences["only_left"] == differences["only_right"] == 0
+    assert differences["rows_left"] == differences["rows_right"] > 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        marts_rows = con.execute("select count(*) from marts.fct_account_daily").fetchone()[0]
+        for output in (anchor, pandas):
+            agreement = baselines.agreement(con, output)
+            assert agreement["mismatches_by_column"] == {}
+            # Only the days before an account's first usage (inside its contract) are missing from the baselines.
+            assert agreement["rows_equal"] == agreement["rows_compared"] >= 0.9 * marts_rows
+    # The windows are exercised, not trivially equal: distinct users grow with the window, trends exist.
+    grew, trends = duckdb.sql(f"""select count(*) filter (where active_users_30d > active_users_7d
+                                                           and active_users_7d > active_users_1d),
+                                         count(usage_trend_28d) from '{anchor}'""").fetchall()[0]
+    assert grew > 100 and trends > 100
+
+
+def test_held_back_day_lands_after_the_full_build_and_loses_no_row(tiny, tmp_path):
+    _, cached, _ = tiny
+    landing = tmp_path / "landing"
+    holdback = prepare_landing(cached, landing, tmp_path / "held")
+    assert holdback.rows["usage_events"] > 0
+    before = {s: landing_rows(landing, s) for s in ("usage_events", "activities", "survey_responses")}
+    landed = holdback.land(landing)
+    assert {p.parent.name for p in landed} == set(holdback.rows)
+    for source, rows in before.items():
+        assert rows + holdback.rows[source] == landing_rows(landing, source) == landing_rows(cached, source)
+    # It lands last: ingest orders batches by modification time.
+    assert all(p.stat().st_mtime > max(q.stat().st_mtime for q in p.parent.iterdir() if q != p) for p in landed)
+
+
+def test_cache_is_made_once_and_again_when_the_generator_changes(tmp_path, monkeypatch):
+    from csops.bench import datasets
+
+    made = []
+
+    def make(landing: Path) -> dict:
+        landing.mkdir(parents=True)
+        made.append(landing)
+        return {"wall_seconds": 1.0}
+
+    data_set = SIZES["small"]
+    first = datasets.cached_set(data_set, 7, tmp_path, make)
+    again = datasets.cached_set(data_set, 7, tmp_path, make)
+    assert (first.reused, again.reused, len(made)) == (False, True, 1)
+    assert again.generate == {"wall_seconds": 1.0} and again.landing == tmp_path / "small-7" / "landing"
+    monkeypatch.setattr(datasets, "generator_fingerprint", lambda: "other code")
+    assert not datasets.cached_set(data_set, 7, tmp_path, make).reused and len(made) == 2
+
+
+def test_measurement_counts_the_whole_process_tree(tmp_path):
+    # A grandchild holds 300 MiB and burns 0.5 s of CPU: the child's figures must include both.
+    grandchild = ("import time; x = bytearray(300 * 2**20); t = time.process_time()\n"
+                  "while time.process_time() - t < 0.5: pass")
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}], check=True)"
+    measured = run_measured("tree", [sys.executable, "-c", child], dict(os.environ), tmp_path / "tree.log",
+                            tmp_path / "tree.json")
+    assert measured.ok and measured.result == {}
+    assert measured.cpu_seconds >= 0.5
+    assert measured.peak_rss_bytes >= 300 * MIB
+    assert measured.wall_seconds >= measured.cpu_seconds * 0.5
+
+
+def test_memory_limit_stops_the_process_tree(tmp_path):
+    child = "import time; x = bytearray(300 * 2**20); time.sleep(30)"
+    measured = run_measured("hog", [sys.executable, "-c", child], dict(os.environ), tmp_path / "hog.log",
+                            tmp_path / "hog.json", memory_limit=100 * MIB)
+    assert measured.stopped_at_memory_limit and not measured.ok
+    assert measured.wall_seconds < 10 and measured.peak_tree_rss_bytes > 100 * MIB
+
+
+def test_report_carries_measured_stages(tiny, tmp_path):
+    _, cached, _ = tiny
+    landing = tmp_path / "landing"
+    prepare_landing(cached, landing, tmp_path / "held")
+    runner = Runner(tmp_path / "results" / "logs", tmp_path / "scratch")
+    runner.scratch.mkdir()
+    env = environment(tmp_path / "stages", landing)
+    ingest = count_rows(Path(env["CSOPS_DUCKDB_PATH"]), runner.stage("ingest", env))
+    anchor = report.with_rows(runner.stage("anchor", env, out=str(tmp_path / "anchor.parquet")))
+    data = {"size": "tiny", "accounts": 20, "months": 2, "seed": 3, "cache": str(cached), "cache_reused": True,
+            "cache_created_at": "then", "usage_events": anchor["rows_in"], "landing_rows": ingest["rows_in"]}
+    built = report.build(data, machine(os.getloadavg()), "start", "end", {"ingest": ingest},
+                         comparison={"usage_columns": baselines.USAGE_COLUMNS, "anchor": anchor})
+    json_path, md_path = report.write(built, tmp_path / "results")
+
+    saved = json.loads(json_path.read_text())
+    stage = saved["stages"]["ingest"]
+    assert stage["exit_code"] == 0 and stage["log"].endswith("ingest.log")
+    assert 0 < stage["result"]["work_seconds"] < stage["wall_seconds"]
+    assert stage["cpu_seconds"] > 0 and stage["peak_rss_bytes"] > 20 * MIB
+    assert stage["rows_in"] == sum(landing_rows(landing, s) for s in contract.SOURCE_NAMES) == stage["rows_out"]
+    assert stage["rows_per_second"] == pytest.approx(stage["rows_in"] / stage["wall_seconds"])
+    assert saved["comparison"]["anchor"]["rows_in"] == landing_rows(landing, "usage_events")
+    # Nothing that was not measured is judged.
+    assert {t["passed"] for t in saved["targets"]} == {None}
+
+    text = md_path.read_text()
+    assert text.startswith("# csops benchmark: tiny (20 accounts x 2 months, seed 3)")
+    row = next(line for line in text.splitlines() if line.startswith("| ingest |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == f"{stage['wall_seconds']:,.1f}" and cells[3] == f"{stage['cpu_seconds']:,.1f}"
+    assert cells[7] == f"{stage['rows_in']:,}"
+    assert "DuckDB anchor (one SQL query over landing Parquet)" in text
+    assert "| orchestration overhead (whole run minus stage work) | <= 15% of the whole run | not measured | n/a |" \
+        in text
+
+
+def test_bench_rejects_an_unknown_size():
+    completed = subprocess.run([CSOPS, "bench", "--size", "huge"], capture_output=True, text=True)
+    assert completed.returncode == 2
+    assert "invalid choice: 'huge' (choose from 'small', 'medium', 'large')" in completed.stderr
