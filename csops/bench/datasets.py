@@ -142,8 +142,3 @@ def prepare_landing(cached: Path, landing: Path, held: Path) -> Holdback:
             rows[name] = con.execute(f"SELECT count(*) FROM {read} WHERE {later}").fetchone()[0]
     shutil.copy2(cached / "_manifest.json", landing / "_manifest.json")
     return Holdback(day, held, rows)
-
-
-def landing_rows(landing: Path, source: str) -> int:
-    with duckdb.connect() as con:
-        return con.execute(f"SELECT count(*) FROM read_parquet('{landing / source}/*.parquet')").fetchone()[0]

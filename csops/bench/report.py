@@ -178,6 +178,9 @@ def _runs_lines(entry: dict) -> list[str]:
     phases = (entry.get("result") or {}).get("phases") or {}
     lines = ["- in the process: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())] \
         if phases else []
+    if entry.get("dbt_reparses"):
+        lines.append(f"- dbt parsed the whole project again in {entry['dbt_reparses']} invocation(s): the project's "
+                     "partial-parse state (`dbt_project/target`) was made for another profile (warehouse path)")
     for run in (entry.get("result") or {}).get("runs", []):
         lines.append(f"- `{run['job']}` {'succeeded' if run['success'] else 'FAILED'}: {run['seconds']:.1f} s in the "
                      f"run, {run['steps_seconds']:.1f} s in its steps; slowest steps: {_slowest(run['steps'])}; "

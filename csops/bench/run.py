@@ -18,6 +18,7 @@ import platform
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -62,12 +63,21 @@ class Runner:
 
 
 def environment(root: Path, landing: Path) -> dict[str, str]:
-    """The child processes' environment: every csops path inside `root` (warehouse, Dagster home, models)."""
+    """The child processes' environment: every csops path inside `root` (warehouse, Dagster home, models); other
+    settings (DuckDB's memory limit) as the user's environment has them."""
     root.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=root, landing_dir=landing, duckdb_path=root / "warehouse.duckdb",
-                        dagster_home=ensure_dagster_home(root / "dagster_home"), dbt_target="duckdb")
+    settings = replace(Settings.from_env(), data_dir=root, landing_dir=landing, duckdb_path=root / "warehouse.duckdb",
+                       dagster_home=ensure_dagster_home(root / "dagster_home"), dbt_target="duckdb")
     return {**os.environ, **settings.environment(), "CSOPS_DATA_DIR": str(root),
             "CSOPS_MODELS_DIR": str(root / "models"), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+
+
+def dbt_reparses(entry: dict) -> dict:
+    """Count the dbt invocations of a Dagster run that could not reuse the project's partial-parse state (made for
+    another profile, e.g. another warehouse path) and parsed the whole project again."""
+    log = Path(entry["log"])
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return entry | {"dbt_reparses": text.count("Unable to do partial parsing")}
 
 
 def count_rows(db: Path, entry: dict) -> dict:
@@ -150,12 +160,12 @@ def run_dagster(runner: Runner, work: Path, landing: Path, holdback) -> tuple[di
 
     env = environment(work / "dagster", landing)
     db = Path(env["CSOPS_DUCKDB_PATH"])
-    whole = runner.stage("dagster_full", env, label="whole_run")
+    whole = dbt_reparses(runner.stage("dagster_full", env, label="whole_run"))
     if whole["exit_code"] != 0:
         return whole, None
     landed = holdback.land(landing)
     say(f"landed one more day ({holdback.day}): {', '.join(str(p.relative_to(landing)) for p in landed)}")
-    daily = runner.stage("dagster_daily", env, label="one_more_day")
+    daily = dbt_reparses(runner.stage("dagster_daily", env, label="one_more_day"))
     incremental = {"held_back_day": str(holdback.day), "held_back_rows": holdback.rows, "daily": daily}
     if daily["exit_code"] != 0:
         return whole, incremental
