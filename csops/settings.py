@@ -49,6 +49,16 @@ class Settings:
             "DAGSTER_DISABLE_TELEMETRY": os.environ.get("DAGSTER_DISABLE_TELEMETRY", "true"),
         }
 
+    def duckdb_config(self) -> dict[str, str]:
+        """Settings of every warehouse connection made from Python (the dbt profile reads the same variables)."""
+        return {"memory_limit": self.duckdb_memory_limit}
+
+    def connect_warehouse(self):
+        """A connection to the warehouse file with `duckdb_config()` applied."""
+        import duckdb
+
+        return duckdb.connect(str(self.duckdb_path), config=self.duckdb_config())
+
     def export(self) -> None:
         """Put the resolved paths into this process's environment, inherited by dbt subprocesses."""
         os.environ.update(self.environment())

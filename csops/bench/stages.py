@@ -36,6 +36,12 @@ def _db() -> str:
     return str(Settings.from_env().duckdb_path)
 
 
+def _warehouse():
+    from csops.settings import Settings
+
+    return Settings.from_env().connect_warehouse()
+
+
 def generate(out: str, accounts: int, months: int, seed: int) -> dict:
     from csops.generator import generate as generate_landing
 
@@ -45,8 +51,6 @@ def generate(out: str, accounts: int, months: int, seed: int) -> dict:
 
 
 def ingest() -> dict:
-    import duckdb
-
     from csops import contract
     from csops.ingest import ingest_source
     from csops.settings import Settings
@@ -54,7 +58,7 @@ def ingest() -> dict:
     settings = Settings.from_env()
     started = time.perf_counter()
     log = lambda message: print(f"{time.perf_counter() - started:8.1f} s  {message}", flush=True)  # noqa: E731
-    with duckdb.connect(str(settings.duckdb_path)) as con:
+    with settings.connect_warehouse() as con:
         results = [r for source in contract.SOURCE_NAMES
                    for r in ingest_source(con, settings.landing_dir, source, log=log)]
     return {"rows_in": sum(r.rows_read for r in results), "rows_out": sum(r.rows_loaded for r in results),
@@ -111,12 +115,10 @@ def full_refresh(work: str) -> dict:
 
 
 def features() -> dict:
-    import duckdb
-
     from ml import pipeline
     from ml.config import MLConfig
 
-    with duckdb.connect(_db()) as con:
+    with _warehouse() as con:
         frame, as_of = pipeline.build_feature_snapshots(con, MLConfig.from_env())
         pipeline.write_table(con, frame, pipeline.FEATURE_TABLE)
     return {"relations_in": [f"marts.{DAILY_FEATURES}"], "rows_out": len(frame), "as_of": str(as_of)}
@@ -124,15 +126,13 @@ def features() -> dict:
 
 def training() -> dict:
     """Training sets (labels) and LightGBM fit, calibration, baselines and registry of every task."""
-    import duckdb
-
     from ml import pipeline
     from ml.config import TASKS, MLConfig, models_dir
     from ml.features import data_bounds
     from ml.registry import Registry
 
     cfg, registry, labelled, tasks = MLConfig.from_env(), Registry(models_dir()), {}, {}
-    with duckdb.connect(_db()) as con:
+    with _warehouse() as con:
         snapshots = pipeline.read_table(con, pipeline.FEATURE_TABLE)
         as_of = data_bounds(con)[1]
         for task in TASKS:
@@ -150,14 +150,12 @@ def training() -> dict:
 
 def scoring() -> dict:
     """Scores of every active account with the champion models (the drift tables the assets add are not written)."""
-    import duckdb
-
     from ml import pipeline
     from ml.config import TASKS, MLConfig, models_dir
     from ml.registry import Registry
 
     cfg, registry, rows = MLConfig.from_env(), Registry(models_dir()), {}
-    with duckdb.connect(_db()) as con:
+    with _warehouse() as con:
         for task in TASKS:
             run = pipeline.score_task(con, task, cfg, registry)
             rows[task] = pipeline.write_table(con, run.scores, pipeline.scores_table(task))
@@ -167,8 +165,6 @@ def scoring() -> dict:
 def checks(work: str) -> dict:
     """The Python quality checks the Dagster run evaluates: reconciliation and Great Expectations on raw, the
     feature suite, the point-in-time rebuild and every-active-account-scored (dbt tests run in the dbt stages)."""
-    import duckdb
-
     from csops import contract
     from csops.quality.feature_expectations import feature_sample_query, validate_features
     from csops.quality.raw_expectations import raw_sample_query, validate_raw
@@ -178,7 +174,7 @@ def checks(work: str) -> dict:
     from ml.leakage import check_point_in_time
 
     passed = {}
-    with duckdb.connect(_db()) as con:
+    with _warehouse() as con:
         for source in contract.SOURCE_NAMES:
             passed[f"raw/{source}:rows_reconcile"] = reconcile(con, source).passed
             frame = con.execute(raw_sample_query(source)).df()

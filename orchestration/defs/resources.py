@@ -15,7 +15,7 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "duckdb": DuckDBResource(
-                database=str(settings.duckdb_path), connection_config={"memory_limit": settings.duckdb_memory_limit}
+                database=str(settings.duckdb_path), connection_config=settings.duckdb_config()
             ),
             "landing": LandingZone(path=str(settings.landing_dir)),
             "dbt": DbtCliResource(
