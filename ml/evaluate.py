@@ -20,8 +20,7 @@ import time
 import traceback
 from pathlib import Path
 
-import duckdb
-
+from csops.settings import Settings
 from ml.config import MLConfig
 from ml.dbt_runner import run_dbt
 from ml.leakage import check_point_in_time
@@ -69,7 +68,7 @@ def prepare_warehouse(out: Path, accounts: int, months: int, seed: int, reuse: b
     clock.say(f"generated {summary.usage_events_generated:,} usage events in {summary.seconds:.0f}s")
     if db.exists():
         db.unlink()
-    with duckdb.connect(str(db)) as con:
+    with Settings.from_env().connect_warehouse(db) as con:
         for source in contract.SOURCE_NAMES:
             results = ingest_source(con, landing, source)
             clock.say(f"  ingested {source}: {sum(r.rows_loaded for r in results):,} rows")
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         db = prepare_warehouse(out, args.accounts, args.months, args.seed, args.reuse, args.dbt_tests, clock)
         registry = Registry(out / "models")
         results = {}
-        with duckdb.connect(str(db)) as con:
+        with Settings.from_env().connect_warehouse(db) as con:
             clock.say("building feature snapshots")
             features, as_of = build_feature_snapshots(con, cfg)
             clock.say(f"{len(features):,} snapshots of {features['account_id'].nunique():,} accounts, as of {as_of}")

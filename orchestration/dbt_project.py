@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -28,15 +29,19 @@ def _project_files_newest_mtime() -> float:
     )
 
 
-def prepare_manifest() -> Path:
-    """Run `dbt parse` when the manifest is missing or older than any project file, so definitions can load."""
+def prepare_manifest(force: bool = False) -> Path:
+    """Run `dbt parse` when the manifest is missing or older than any project file (or `force`), so definitions can
+    load."""
     manifest = csops_dbt_project.manifest_path
-    if manifest.exists() and manifest.stat().st_mtime >= _project_files_newest_mtime():
+    if not force and manifest.exists() and manifest.stat().st_mtime >= _project_files_newest_mtime():
         return manifest
     # Parse with the warehouse path and target the runs use: dbt keeps its partial-parse state only while the profile is unchanged,
     # so a parse with another path would make every dbt step of every run re-parse the project (~10 s here).
-    settings = Settings.from_env()
-    env = {**os.environ, **settings.environment(), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
-    subprocess.run([dbt_executable(), "parse", "--quiet", "--target", settings.dbt_target], cwd=DBT_PROJECT_DIR,
-                   env=env, check=True)
+    parse_project({**os.environ, **Settings.from_env().environment(), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)})
     return manifest
+
+
+def parse_project(env: Mapping[str, str]) -> None:
+    """`dbt parse` for the profile (warehouse path, target) that `env` selects; runs with the same `env` reuse it."""
+    subprocess.run([dbt_executable(), "parse", "--quiet", "--target", env.get("CSOPS_DBT_TARGET", "duckdb")],
+                   cwd=DBT_PROJECT_DIR, env=dict(env), check=True)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from csops import contract
-from csops.ingest import MissingRequiredSourceError, ingest_source
+from csops.ingest import MissingRequiredSourceError, batches_loaded_by_run, ingest_source
 from csops.quality.raw_expectations import raw_sample_query, validate_raw
 from csops.quality.reconciliation import reconcile
 
@@ -227,3 +227,15 @@ def test_expectation_suite_passes_on_ingested_data_and_catches_bypassed_rows(con
     failed = {(f.expectation, f.column) for f in result.failures}
     assert ("expect_column_values_to_be_in_set", "segment") in failed
     assert ("expect_column_values_to_not_be_null", "created_at") in failed
+
+
+def test_run_check_validates_the_batches_that_run_loaded(con, landing):
+    for source in contract.SOURCE_NAMES:
+        ingest_source(con, landing, source, run_id="first")
+    write_batch(landing, "usage_events", "2025-02.csv", [EVENT_HEADER, "E7,A1,u1,login,,2024-03-01T10:00:00Z,"])
+    ingest_source(con, landing, "usage_events", run_id="second")
+    assert batches_loaded_by_run(con, "usage_events", "second") == ["2025-02.csv"]
+    assert batches_loaded_by_run(con, "accounts", "second") == []
+    second = con.execute(raw_sample_query("usage_events", ["2025-02.csv"])).df()
+    assert second["event_id"].tolist() == ["E7"]
+    assert len(con.execute(raw_sample_query("usage_events")).df()) == count(con, "raw.usage_events") > 1

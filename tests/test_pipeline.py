@@ -59,6 +59,23 @@ def test_definitions_load_with_layers_checks_and_pool(dbt_manifest):
     assert graph.get(dg.AssetKey(["staging", "stg_accounts"])).group_name == "staging"
 
 
+def test_definitions_hold_everything_the_defs_folder_declares(dbt_manifest):
+    from orchestration.definitions import defs
+
+    def contents(definitions: dg.Definitions) -> dict:
+        graph = definitions.resolve_asset_graph()
+        return {"assets": graph.get_all_asset_keys(), "checks": set(graph.asset_check_keys),
+                "jobs": {job.name for job in definitions.resolve_all_job_defs()},
+                "schedules": {schedule.name for schedule in definitions.schedules or []},
+                "sensors": {sensor.name for sensor in definitions.sensors or []},
+                "resources": set(definitions.resources or {})}
+
+    listed = contents(defs())
+    found = contents(dg.load_from_defs_folder(path_within_project=PROJECT_ROOT / "orchestration"))
+    assert listed == found
+    assert len(listed["assets"]) > 40 and {"csops_pipeline", "ml_daily_scoring"} <= listed["jobs"]
+
+
 def test_workspace_validates_with_the_dagster_cli(pipeline_env):
     dagster = Path(sys.executable).parent / "dagster"
     completed = subprocess.run(

@@ -1,5 +1,11 @@
 """Landing zone -> `raw` schema: validated, quarantined, deduplicated, idempotent."""
 
-from csops.ingest.loader import BatchResult, MissingRequiredSourceError, ingest_source, list_batches
+from csops.ingest.loader import (
+    BatchResult,
+    MissingRequiredSourceError,
+    batches_loaded_by_run,
+    ingest_source,
+    list_batches,
+)
 
-__all__ = ["BatchResult", "MissingRequiredSourceError", "ingest_source", "list_batches"]
+__all__ = ["BatchResult", "MissingRequiredSourceError", "batches_loaded_by_run", "ingest_source", "list_batches"]

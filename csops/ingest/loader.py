@@ -129,6 +129,13 @@ def ingest_source(
     return results
 
 
+def batches_loaded_by_run(con: duckdb.DuckDBPyConnection, source: str, run_id: str) -> list[str]:
+    """Names of the batch files of `source` whose rows run `run_id` loaded (from the ledger)."""
+    return [row[0] for row in con.execute(
+        f"SELECT batch_file FROM {tables.LEDGER_TABLE} WHERE source = ? AND run_id = ? AND status = 'loaded' "
+        "ORDER BY batch_file", [source, run_id]).fetchall()]
+
+
 def _load_batch(
     con: duckdb.DuckDBPyConnection, spec: contract.Source, batch: BatchFile, digest: str, run_id: str
 ) -> BatchResult:

@@ -4,7 +4,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from csops import contract
-from csops.ingest import ingest_source, tables
+from csops.ingest import batches_loaded_by_run, ingest_source, tables
 from csops.quality.raw_expectations import raw_sample_query, validate_raw
 from csops.quality.reconciliation import reconcile
 from orchestration.landing import LandingZone
@@ -91,13 +91,16 @@ def build_raw_checks(source: str) -> list[dg.AssetChecksDefinition]:
         name="contract_expectations",
         blocking=True,
         pool=DUCKDB_POOL,
-        description="Great Expectations suite derived from the landing contract (keys, required values, enums, ranges).",
+        description="Great Expectations suite derived from the landing contract (keys, required values, enums, ranges), on "
+        "the batches this run loaded (the whole table when it loaded none).",
     )
-    def _expectations(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    def _expectations(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
         with duckdb.get_connection() as con:
-            frame = con.execute(raw_sample_query(source)).df()
+            batches = batches_loaded_by_run(con, source, context.run.run_id)
+            frame = con.execute(raw_sample_query(source, batches)).df()
         result = validate_raw(source, frame)
-        return dg.AssetCheckResult(passed=result.success, metadata=result.as_metadata())
+        scope = f"{len(batches)} batch(es) loaded by this run" if batches else "the whole table (no batch loaded)"
+        return dg.AssetCheckResult(passed=result.success, metadata={**result.as_metadata(), "validated": scope})
 
     return [_reconcile, _expectations]
 
