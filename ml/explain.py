@@ -168,13 +168,18 @@ def _last_use(row, _):
         f"no product use for {_int(days)} days"
 
 
-def _breadth(row, _):
-    now = _num(row, "feature_categories_used_30d")
-    before = _num(row, "feature_categories_90d_ago")
+def _count_30d(row, now_column: str, before_column: str, missing: str, say) -> str:
+    """"<count> in 30 days (was <count>, 90 days ago)": `say(n)` words the count; the past only when it differs."""
+    now, before = _num(row, now_column), _num(row, before_column)
     if now is None:
-        return "no feature usage on record"
-    text = f"uses {_int(now)} feature area{'s' if now != 1 else ''} in 30 days"
-    return text + (f" (was {_int(before)}, 90 days ago)" if before is not None and before != now else "")
+        return missing
+    return f"{say(now)} in 30 days" + (f" (was {_int(before)}, 90 days ago)" if before is not None and before != now
+                                      else "")
+
+
+def _breadth(row, _):
+    return _count_30d(row, "feature_categories_used_30d", "feature_categories_90d_ago", "no feature usage on record",
+                      lambda n: f"uses {_int(n)} feature area{'s' if n != 1 else ''}")
 
 
 def _usage_mix(row, within):
@@ -237,12 +242,8 @@ def _tenure(row, _):
 
 
 def _ticket_volume(row, _):
-    now = _num(row, "tickets_30d")
-    before = _num(row, "tickets_30d_90d_ago")
-    if now is None:
-        return "no support data"
-    text = f"{_int(now)} support ticket{'s' if now != 1 else ''} in 30 days"
-    return text + (f" ({_int(before)}, 90 days ago)" if before is not None and before != now else "")
+    return _count_30d(row, "tickets_30d", "tickets_30d_90d_ago", "no support data",
+                      lambda n: f"{_int(n)} support ticket{'s' if n != 1 else ''}")
 
 
 def _urgent(row, _):

@@ -7,10 +7,11 @@ from orchestration.definitions import defs
 PIPELINE_JOB = "csops_pipeline"
 
 
-def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO",
-                 job_name: str = PIPELINE_JOB) -> dg.ExecuteInProcessResult:
-    """Run a job's assets and checks; all events are stored in `instance`, the console shows `log_level` and up."""
-    job = defs().resolve_job_def(job_name)
+def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO", job_name: str = PIPELINE_JOB,
+                 definitions: dg.Definitions | None = None) -> dg.ExecuteInProcessResult:
+    """Run a job's assets and checks; all events are stored in `instance`, the console shows `log_level` and up.
+    `definitions`: the code location's, when the caller has loaded them already (loading takes seconds)."""
+    job = (definitions or defs()).resolve_job_def(job_name)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
 

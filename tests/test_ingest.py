@@ -239,3 +239,18 @@ def test_run_check_validates_the_batches_that_run_loaded(con, landing):
     second = con.execute(raw_sample_query("usage_events", ["2025-02.csv"])).df()
     assert second["event_id"].tolist() == ["E7"]
     assert len(con.execute(raw_sample_query("usage_events")).df()) == count(con, "raw.usage_events") > 1
+
+
+def test_timestamps_ending_in_z_parse_as_the_time_zone_aware_cast_does():
+    from csops.ingest.validation import parsed_value
+
+    occurred_at = next(c for c in contract.SOURCES["usage_events"].columns if c.name == "occurred_at")
+    texts = ["2024-03-01T10:00:00Z", "2024-03-01T10:00:00.123456Z", "2024-03-01 23:59:59Z", "2024-02-30T10:00:00Z",
+             "nonsenseZ", "Z", "2024-03-01T10:00:00+02:00", "2024-03-01T10:00:00", " 2024-03-01T10:00:00Z "]
+    with duckdb.connect() as db:
+        db.execute("SET TimeZone = 'UTC'")
+        rows = db.execute(
+            f"SELECT {parsed_value(occurred_at)}, CAST(TRY_CAST(NULLIF(TRIM(occurred_at), '') AS TIMESTAMPTZ) AS TIMESTAMP) "
+            "FROM (SELECT UNNEST(?::VARCHAR[]) AS occurred_at)", [texts]).fetchall()
+    assert [fast for fast, _ in rows] == [aware for _, aware in rows]
+    assert rows[0][0] == datetime(2024, 3, 1, 10) and rows[6][0] == datetime(2024, 3, 1, 8)

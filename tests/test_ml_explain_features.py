@@ -30,6 +30,10 @@ def test_phrases_read_like_a_csm_would_say_them():
         "health score 48 (yellow), down from 72 in 90 days"
     assert phrase("csm_touch", {"days_since_last_touch": 75, "live_touches_90d": 0}) == \
         "no live meeting or call in 90 days; last CSM touch 75 days ago"
+    assert phrase("ticket_volume", {"tickets_30d": 4, "tickets_30d_90d_ago": 1}) == \
+        "4 support tickets in 30 days (was 1, 90 days ago)"
+    assert phrase("breadth", {"feature_categories_used_30d": 1, "feature_categories_90d_ago": 1}) == \
+        "uses 1 feature area in 30 days"
     # missing data is said, not crashed on
     assert phrase("nps", {"latest_nps_score": float("nan")}) == "no NPS answer on record"
 

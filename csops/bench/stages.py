@@ -248,7 +248,8 @@ def dagster_full() -> dict:
     phases: dict[str, float] = {}
     definitions = _timed(phases, "load definitions", defs)
     with dg.DagsterInstance.get() as instance:
-        pipeline = _timed(phases, "csops_pipeline", lambda: run_pipeline(instance, PIPELINE_LOG_LEVEL))
+        pipeline = _timed(phases, "csops_pipeline",
+                          lambda: run_pipeline(instance, PIPELINE_LOG_LEVEL, definitions=definitions))
         job = definitions.resolve_job_def("ml_weekly_retrain")
         ml = _timed(phases, "ml assets", lambda: job.execute_in_process(
             instance=instance, run_config=RUN_CONFIG, asset_selection=_group_keys(definitions, "ml"),
@@ -267,7 +268,8 @@ def dagster_daily() -> dict:
     phases: dict[str, float] = {}
     definitions = _timed(phases, "load definitions", defs)
     with dg.DagsterInstance.get() as instance:
-        pipeline = _timed(phases, "csops_pipeline", lambda: run_pipeline(instance, PIPELINE_LOG_LEVEL))
+        pipeline = _timed(phases, "csops_pipeline",
+                          lambda: run_pipeline(instance, PIPELINE_LOG_LEVEL, definitions=definitions))
         scores = [key for key in _group_keys(definitions, "ml") if key.path[-1].endswith("_scores")]
         job = definitions.resolve_job_def("ml_daily_scoring")
         scoring = _timed(phases, "ml scores", lambda: job.execute_in_process(

@@ -139,22 +139,19 @@ final as (
         cast(events.arr_after_amount - events.arr_before_amount as decimal(18, 2)) as arr_delta_amount,
         versions.segment,
         versions.csm_owner,
-        case when events.event_type in ('expansion', 'contraction') then monthly.previous_licensed_seats end
-            as licensed_seats_before,
-        case when events.event_type in ('expansion', 'contraction') then monthly.licensed_seats end
-            as licensed_seats_after,
-        case when events.event_type in ('expansion', 'contraction') then monthly.previous_product_count end
-            as product_count_before,
-        case when events.event_type in ('expansion', 'contraction') then monthly.product_count end
-            as product_count_after,
-        case when events.event_type in ('expansion', 'contraction') then monthly.added_product_arr_amount end
-            as added_product_arr_amount,
-        case when events.event_type in ('expansion', 'contraction') then monthly.removed_product_arr_amount end
-            as removed_product_arr_amount,
-        case when events.event_type in ('expansion', 'contraction') then monthly.seat_change_arr_amount end
-            as seat_change_arr_amount,
-        case when events.event_type in ('expansion', 'contraction') then monthly.price_change_arr_amount end
-            as price_change_arr_amount,
+        -- The contract movement behind an expansion or contraction (null for other events).
+        {%- for column, name in [
+            ('previous_licensed_seats', 'licensed_seats_before'),
+            ('licensed_seats', 'licensed_seats_after'),
+            ('previous_product_count', 'product_count_before'),
+            ('product_count', 'product_count_after'),
+            ('added_product_arr_amount', 'added_product_arr_amount'),
+            ('removed_product_arr_amount', 'removed_product_arr_amount'),
+            ('seat_change_arr_amount', 'seat_change_arr_amount'),
+            ('price_change_arr_amount', 'price_change_arr_amount'),
+        ] %}
+        case when events.event_type in ('expansion', 'contraction') then monthly.{{ column }} end as {{ name }},
+        {%- endfor %}
         case when events.event_type = 'expansion' then monthly.added_product_count > 0 end as has_added_product,
         case
             when events.event_type = 'expansion'
