@@ -9,11 +9,12 @@ import time
 from datetime import date
 from pathlib import Path
 
+from csops.bench.options import DEFAULT_SEED, SIZES
 from csops.bench.options import add_arguments as add_bench_arguments
 from csops.instance import ensure_dagster_home
 from csops.settings import Settings
 
-DEMO_ACCOUNTS, DEMO_MONTHS, DEMO_SEED = 300, 18, 7
+DEMO_ACCOUNTS, DEMO_MONTHS, DEMO_SEED = SIZES["small"].accounts, SIZES["small"].months, DEFAULT_SEED
 JOBS = ("csops_pipeline", "ml_weekly_retrain", "ml_daily_scoring")
 
 

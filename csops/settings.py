@@ -51,6 +51,10 @@ class Settings:
             "DAGSTER_DISABLE_TELEMETRY": os.environ.get("DAGSTER_DISABLE_TELEMETRY", "true"),
         }
 
+    def subprocess_environment(self) -> dict[str, str]:
+        """This process's environment with these settings on top: what dbt and other child processes get."""
+        return {**os.environ, **self.environment(), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+
     def duckdb_config(self) -> dict[str, str]:
         """Settings of every warehouse connection made from Python (the dbt profile reads the same variables)."""
         return {"memory_limit": self.duckdb_memory_limit}

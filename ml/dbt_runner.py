@@ -17,6 +17,7 @@ class DbtError(RuntimeError):
 
 
 def dbt_executable() -> str:
+    # Prefer the dbt installed beside this interpreter (the project venv), so PATH need not be set.
     beside = Path(sys.executable).parent / "dbt"
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 

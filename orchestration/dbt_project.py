@@ -1,23 +1,15 @@
 """The dbt project as Dagster sees it. Its manifest is prepared by `make`/CI/`csops` (`dbt parse`), never at import."""
 
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 from csops.settings import DBT_PROJECT_DIR, Settings
+from ml.dbt_runner import dbt_executable
 
 csops_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-
-
-def dbt_executable() -> str:
-    # Prefer the dbt installed beside this interpreter (the project venv), so PATH need not be set.
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
 def _project_files_newest_mtime() -> float:
@@ -37,7 +29,7 @@ def prepare_manifest(force: bool = False) -> Path:
         return manifest
     # Parse with the warehouse path and target the runs use: dbt keeps its partial-parse state only while the profile is unchanged,
     # so a parse with another path would make every dbt step of every run re-parse the project (~10 s here).
-    parse_project({**os.environ, **Settings.from_env().environment(), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)})
+    parse_project(Settings.from_env().subprocess_environment())
     return manifest
 
 

@@ -28,8 +28,6 @@ CACHE_META = "bench-cache.json"
 
 @dataclass(frozen=True)
 class CachedSet:
-    data_set: DataSet
-    seed: int
     folder: Path
     generate: dict  # the generate stage's measurement, as recorded when the cache was made
     created_at: str
@@ -66,7 +64,7 @@ def cached_set(data_set: DataSet, seed: int, cache_root: Path, make: Callable[[P
         meta = json.loads(meta_path.read_text())
         if (meta["accounts"], meta["months"], meta.get("generator")) == (data_set.accounts, data_set.months,
                                                                           fingerprint):
-            return CachedSet(data_set, seed, folder, meta["generate"], meta["created_at"], reused=True)
+            return CachedSet(folder, meta["generate"], meta["created_at"], reused=True)
     staging = cache_root / f".{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -77,7 +75,7 @@ def cached_set(data_set: DataSet, seed: int, cache_root: Path, make: Callable[[P
     (staging / CACHE_META).write_text(json.dumps(meta, indent=2))
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
-    return CachedSet(data_set, seed, folder, generate, created_at, reused=False)
+    return CachedSet(folder, generate, created_at, reused=False)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
+from csops.settings import Settings
 
 MARTS = "marts"
 KEPT = "bench_incremental"  # schema holding the incremental run's marts during the comparison
@@ -13,7 +13,7 @@ KEPT = "bench_incremental"  # schema holding the incremental run's marts during 
 
 def keep_marts(db: Path) -> list[str]:
     """Copy every table of `marts` into schema `bench_incremental`; returns the table names."""
-    with duckdb.connect(str(db)) as con:
+    with Settings.from_env().connect_warehouse(db) as con:
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' "
             "ORDER BY 1", [MARTS]).fetchall()]
@@ -26,7 +26,7 @@ def keep_marts(db: Path) -> list[str]:
 def compare_marts(db: Path, tables: list[str]) -> list[dict]:
     """Per table: rows of the incremental and the full-refresh build, rows only in either, equal or not."""
     out = []
-    with duckdb.connect(str(db)) as con:
+    with Settings.from_env().connect_warehouse(db) as con:
         count = lambda sql: con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]  # noqa: E731
         for table in tables:
             kept, full = f"SELECT * FROM {KEPT}.{table}", f"SELECT * FROM {MARTS}.{table}"

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from csops.bench import report as report_mod
 from csops.bench.datasets import cached_set, default_cache_root, prepare_landing
-from csops.bench.measure import log_tail, run_measured
+from csops.bench.measure import PAGE_SIZE, log_tail, run_measured
 from csops.bench.options import SIZES, DataSet
 from csops.instance import ensure_dagster_home
-from csops.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
+from csops.settings import PROJECT_ROOT, Settings
 
 VERSIONS = ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "pandas", "lightgbm")
 
@@ -68,8 +68,7 @@ def environment(root: Path, landing: Path) -> dict[str, str]:
     root.mkdir(parents=True, exist_ok=True)
     settings = replace(Settings.from_env(), data_dir=root, landing_dir=landing, duckdb_path=root / "warehouse.duckdb",
                        dagster_home=ensure_dagster_home(root / "dagster_home"), dbt_target="duckdb")
-    return {**os.environ, **settings.environment(), "CSOPS_DATA_DIR": str(root),
-            "CSOPS_MODELS_DIR": str(root / "models"), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+    return {**settings.subprocess_environment(), "CSOPS_DATA_DIR": str(root), "CSOPS_MODELS_DIR": str(root / "models")}
 
 
 def dbt_reparses(entry: dict) -> dict:
@@ -82,12 +81,10 @@ def dbt_reparses(entry: dict) -> dict:
 
 def count_rows(db: Path, entry: dict) -> dict:
     """Fill rows in/out of a stage that named relations instead of counting them (counted here, unmeasured)."""
-    import duckdb
-
     result = entry.get("result") or {}
     if entry["exit_code"] != 0 or not any(k in result for k in ("relations_in", "relations_out")):
         return report_mod.with_rows(entry)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with Settings.from_env().connect_warehouse(db, read_only=True) as con:
         count = lambda relations: sum(con.execute(f"SELECT count(*) FROM {r}").fetchone()[0]  # noqa: E731
                                       for r in relations)
         if "relations_in" in result:
@@ -100,7 +97,7 @@ def count_rows(db: Path, entry: dict) -> dict:
 
 
 def physical_memory() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return PAGE_SIZE * os.sysconf("SC_PHYS_PAGES")
 
 
 def machine(load_average_start: tuple[float, ...]) -> dict:
@@ -146,9 +143,7 @@ def run_stages(runner: Runner, work: Path, landing: Path) -> tuple[dict, dict]:
     if ok["anchor"] and ok["pandas"]:
         comparison["anchor_vs_pandas"] = baselines.differences(outputs["anchor"], outputs["pandas"])
     if ok["daily_features"]:
-        import duckdb
-
-        with duckdb.connect(str(db), read_only=True) as con:
+        with Settings.from_env().connect_warehouse(db, read_only=True) as con:
             comparison["agreement"] = {k: baselines.agreement(con, outputs[k]) for k in ("anchor", "pandas") if ok[k]}
     return stages, comparison
 

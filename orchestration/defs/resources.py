@@ -5,7 +5,8 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from csops.settings import Settings
-from orchestration.dbt_project import csops_dbt_project, dbt_executable
+from ml.dbt_runner import dbt_executable
+from orchestration.dbt_project import csops_dbt_project
 from orchestration.landing import LandingZone
 
 
