@@ -34,7 +34,7 @@ import pandas as pd
 from csops import contract
 from csops.ingest import tables
 from ml.config import MLConfig
-from ml.dbt_runner import run_dbt
+from ml.dbt_runner import reusable_parse, run_dbt
 from ml.features import CONTEXT_COLUMNS, FEATURE_NAMES, build_feature_frame, data_bounds, scoring_day, \
     snapshot_dates, table_exists
 
@@ -249,23 +249,27 @@ def check_point_in_time(con: duckdb.DuckDBPyConnection, cfg: MLConfig, work_dir:
     start, _ = data_bounds(con)
     all_dates = snapshot_dates(start, scoring_day(con)[0], cfg.cadence_days, cfg.warmup_days)
     columns = FEATURE_NAMES + [c for c in CONTEXT_COLUMNS if c != "why_moved_30d"]
-    # One truncated warehouse per day, their dbt builds run side by side: each build is mostly dbt parsing the
-    # project (its vars differ per day, so no partial parse), single-threaded work that a second core halves.
+    # One truncated warehouse per day, built side by side from the project's own parse when it fits (see
+    # ml.dbt_runner). Each copy is named like the warehouse: dbt-duckdb names the catalog after the file, and the parse
+    # holds the models' catalog.
+    database = con.execute("select current_database()").fetchone()[0]
+    parsed = reusable_parse(database)
     rebuilt = {}
     for cutoff in sorted(dates):
-        rebuilt[cutoff] = work / f"pit-{cutoff}"
-        counts = build_truncated_raw(con, rebuilt[cutoff] / "pit.duckdb", cutoff, list(accounts))
+        rebuilt[cutoff] = work / f"pit-{cutoff}" / f"{database}.duckdb"
+        counts = build_truncated_raw(con, rebuilt[cutoff], cutoff, list(accounts))
         log(f"point-in-time check: raw data up to {cutoff} for {len(accounts)} accounts, rows kept: {counts}")
-    log(f"point-in-time check: rebuilding the features of {len(rebuilt)} day(s) with dbt")
+    log(f"point-in-time check: rebuilding the features of {len(rebuilt)} day(s) with dbt "
+        + ("from the project's parse" if parsed else "(parsing the project: its last parse does not fit this warehouse)"))
     with ThreadPoolExecutor(max_workers=len(rebuilt)) as pool:
         for build in [pool.submit(run_dbt, ["build", "--select", *PIT_SELECTION, "--resource-type", "model",
-                                            "--resource-type", "seed"], folder / "pit.duckdb", folder / "dbt",
-                                  _bounds_vars(con, cutoff)) for cutoff, folder in rebuilt.items()]:
+                                            "--resource-type", "seed"], pit_path, pit_path.parent / "dbt",
+                                  _bounds_vars(con, cutoff), parsed=parsed) for cutoff, pit_path in rebuilt.items()]:
             build.result()
-    for cutoff, folder in rebuilt.items():
+    for cutoff, pit_path in rebuilt.items():
         days = [d for d in all_dates if d <= cutoff] or [cutoff]
         full = build_feature_frame(con, days, accounts)
-        with duckdb.connect(str(folder / "pit.duckdb"), read_only=True) as pit:
+        with duckdb.connect(str(pit_path), read_only=True) as pit:
             truncated = build_feature_frame(pit, days, accounts)
         rows, values, mismatches = compare_frames(full, truncated, columns)
         log(f"  {cutoff}: {rows} rows, {values} values compared, {len(mismatches)} differ")

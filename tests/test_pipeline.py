@@ -76,6 +76,23 @@ def test_definitions_hold_everything_the_defs_folder_declares(dbt_manifest):
     assert len(listed["assets"]) > 40 and {"csops_pipeline", "ml_daily_scoring"} <= listed["jobs"]
 
 
+def test_dbt_resource_knows_the_dbt_version_without_asking_the_executable(monkeypatch):
+    import dagster_dbt.core.resource
+    from dagster_dbt import DbtCliResource
+
+    from ml.dbt_runner import dbt_executable
+    from orchestration.dbt_project import CsopsDbtCliResource, csops_dbt_project
+
+    asked = DbtCliResource(project_dir=csops_dbt_project, dbt_executable=dbt_executable())._cli_version
+
+    def no_subprocess(*_args, **_kwargs):
+        raise AssertionError("ran `dbt --version`")
+
+    monkeypatch.setattr(dagster_dbt.core.resource, "check_output", no_subprocess)
+    ours = CsopsDbtCliResource(project_dir=csops_dbt_project, dbt_executable=dbt_executable())._cli_version
+    assert ours == asked and ours.major == 1
+
+
 def test_workspace_validates_with_the_dagster_cli(pipeline_env):
     dagster = Path(sys.executable).parent / "dagster"
     completed = subprocess.run(

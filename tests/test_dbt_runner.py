@@ -1,0 +1,88 @@
+"""dbt runs that start from a saved parse (`ml.dbt_runner`): when a parse may be reused, and that a run from one
+builds exactly what a parsing run builds, with the run's own vars."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from csops import contract
+from ml.dbt_runner import reusable_parse, run_dbt
+
+
+def saved_parse(tmp_path: Path, adapter: str = "duckdb", database: str = "warehouse") -> Path:
+    """A project with one model and a target folder written after it, as `dbt parse` leaves it."""
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "orders.sql").write_text("select 1 as id")
+    (project / "target").mkdir()
+    nodes = {"model.p.orders": {"resource_type": "model", "database": database},
+             "test.p.not_null": {"resource_type": "test", "database": "elsewhere"}}
+    (project / "target" / "manifest.json").write_text(json.dumps({"metadata": {"adapter_type": adapter},
+                                                                   "nodes": nodes}))
+    (project / "target" / "partial_parse.msgpack").write_bytes(b"parsed")
+    later = time.time() + 10
+    os.utime(project / "target" / "manifest.json", (later, later))
+    # dbt rewrites partial_parse.msgpack only when a file changed, so an older one still holds the current parse
+    os.utime(project / "target" / "partial_parse.msgpack", (later - 3600, later - 3600))
+    return project
+
+
+def test_a_parse_is_reused_only_for_a_current_duckdb_parse_of_the_same_catalog(tmp_path):
+    project = saved_parse(tmp_path)
+    assert reusable_parse("warehouse", project) == project / "target" / "partial_parse.msgpack"
+    assert reusable_parse("pit", project) is None  # models live in another catalog
+
+    edited = time.time() + 60  # a model edited after the parse
+    os.utime(project / "models" / "orders.sql", (edited, edited))
+    assert reusable_parse("warehouse", project) is None
+
+
+def test_a_parse_for_another_adapter_or_an_incomplete_target_is_not_reused(tmp_path):
+    assert reusable_parse("warehouse", saved_parse(tmp_path / "snowflake", adapter="snowflake")) is None
+    project = saved_parse(tmp_path / "duckdb")
+    (project / "target" / "partial_parse.msgpack").unlink()
+    assert reusable_parse("warehouse", project) is None
+
+
+def test_a_run_from_a_saved_parse_builds_what_a_parsing_run_builds_with_its_own_vars(tmp_path):
+    from csops.generator import generate
+    from csops.ingest import ingest_source
+
+    landing = tmp_path / "landing"
+    generate(landing, accounts=12, months=3, seed=11)
+    raw = tmp_path / "raw" / "warehouse.duckdb"
+    raw.parent.mkdir()
+    with duckdb.connect(str(raw)) as con:
+        for source in contract.SOURCE_NAMES:
+            ingest_source(con, landing, source)
+        last_day = con.execute("select max(cast(occurred_at as date)) from raw.usage_events").fetchone()[0]
+    as_of = last_day.replace(day=1)
+    assert as_of < last_day
+    copies = {}
+    for name in ("parsing", "reusing"):
+        copies[name] = tmp_path / name / "warehouse.duckdb"
+        copies[name].parent.mkdir()
+        shutil.copy(raw, copies[name])
+
+    # The parse is made without vars; the run from it passes a cut-off the parse never saw.
+    run_dbt(["parse"], copies["reusing"], tmp_path / "parse")
+    build = ["build", "--select", "+fct_account_daily", "--resource-type", "model", "--resource-type", "seed"]
+    dbt_vars = {"csops_as_of_date": as_of.isoformat()}
+    run_dbt(build, copies["parsing"], tmp_path / "parsing" / "dbt", dbt_vars)
+    run_dbt(build, copies["reusing"], tmp_path / "reusing" / "dbt", dbt_vars,
+            parsed=tmp_path / "parse" / "target" / "partial_parse.msgpack")
+
+    frames = {}
+    for name, db in copies.items():
+        with duckdb.connect(str(db), read_only=True) as con:
+            frames[name] = con.execute("select * from marts.fct_account_daily order by account_id, date_day").df()
+    assert len(frames["parsing"]) > 0
+    assert pd.Timestamp(frames["reusing"]["date_day"].max()) == pd.Timestamp(as_of)
+    pd.testing.assert_frame_equal(frames["parsing"], frames["reusing"])
