@@ -272,14 +272,17 @@ def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
         if name == "next_renewal_date":
             cast = "date"
         selects.append(f"cast({expr(sql, source)} as {cast}) as {name}")
-    joins = [f"left join {DAILY} as d{k} on d{k}.account_id = d.account_id and d{k}.date_day = d.date_day - {k}"
-             for k in LAGS]
+    def on_days(table: str, alias: str, lag: int = 0) -> str:
+        # Only the rows of the days joined: a join on `d.date_day - lag` alone hashed all 2.8M account-days of the
+        # table once per lag at scale (5.3 of the 6.5 s of the feature snapshots).
+        return (f"left join (select * from {table} where date_day in (select unnest($dates::date[]) - {lag})) "
+                f"as {alias} on {alias}.account_id = d.account_id and {alias}.date_day = d.date_day - {lag}")
+
+    joins = [on_days(DAILY, f"d{k}", k) for k in LAGS]
     if HEALTH in present:
-        joins.append(f"left join {HEALTH} as h on h.account_id = d.account_id and h.date_day = d.date_day")
-        joins += [f"left join {HEALTH} as h{k} on h{k}.account_id = d.account_id and h{k}.date_day = d.date_day - {k}"
-                  for k in LAGS]
+        joins += [on_days(HEALTH, "h")] + [on_days(HEALTH, f"h{k}", k) for k in LAGS]
     if LEAN in present:
-        joins.append(f"left join {LEAN} as w on w.account_id = d.account_id and w.date_day = d.date_day")
+        joins.append(on_days(LEAN, "w"))
     if VERSIONS in present:
         joins.append(f"left join {VERSIONS} as v on v.account_id = d.account_id "
                      "and d.date_day >= v.valid_from_date and d.date_day < v.valid_to_date")
