@@ -94,10 +94,12 @@ def sample_check(con: duckdb.DuckDBPyConnection, cfg: MLConfig, seed: int | None
         eventful = sorted(r[0] for r in con.execute(
             "select distinct account_id from marts.fct_revenue_events where event_type in ('churn', 'expansion') "
             "and event_date > ?", [picks[0]]).fetchall())
-    eventful = [a for a in eventful if a in set(active)]
+    active_set = set(active)
+    eventful = [a for a in eventful if a in active_set]
     half = cfg.pit_accounts // 2
     chosen = list(rng.choice(eventful, size=min(half, len(eventful)), replace=False)) if eventful else []
-    rest = [a for a in active if a not in set(chosen)]
+    chosen_set = set(chosen)
+    rest = [a for a in active if a not in chosen_set]
     chosen += list(rng.choice(rest, size=min(cfg.pit_accounts - len(chosen), len(rest)), replace=False)) \
         if rest else []
     return picks, sorted(str(a) for a in chosen)
