@@ -262,7 +262,7 @@ def check_point_in_time(con: duckdb.DuckDBPyConnection, cfg: MLConfig, work_dir:
         counts = build_truncated_raw(con, rebuilt[cutoff], cutoff, list(accounts))
         log(f"point-in-time check: raw data up to {cutoff} for {len(accounts)} accounts, rows kept: {counts}")
     log(f"point-in-time check: rebuilding the features of {len(rebuilt)} day(s) with dbt "
-        + ("from the project's parse" if parsed else "(parsing the project: its last parse does not fit this warehouse)"))
+        + ("from the project's parse" if parsed else "(parsing: the project's last parse does not fit this warehouse)"))
     with ThreadPoolExecutor(max_workers=len(rebuilt)) as pool:
         for build in [pool.submit(run_dbt, ["build", "--select", *PIT_SELECTION, "--resource-type", "model",
                                             "--resource-type", "seed"], pit_path, pit_path.parent / "dbt",

@@ -20,6 +20,7 @@ from csops.bench.options import DataSet
 from csops.generator import run as generator_run
 from csops.generator.writer import COMPRESSION
 from csops.ingest import list_batches
+from csops.ingest.validation import parsed_value
 from csops.settings import Settings
 
 CACHE_ENV = "CSOPS_BENCH_CACHE"
@@ -96,8 +97,8 @@ class Holdback:
         return landed
 
 
-def _timestamp_column(source: contract.Source) -> str:
-    return next(c.name for c in source.columns if c.type == contract.TIMESTAMP and c.required)
+def _timestamp_column(source: contract.Source) -> contract.Column:
+    return next(c for c in source.columns if c.type == contract.TIMESTAMP and c.required)
 
 
 def _link(source: Path, target: Path) -> None:
@@ -125,9 +126,9 @@ def prepare_landing(cached: Path, landing: Path, held: Path) -> Holdback:
             if split is None:
                 continue
             (held / name).mkdir(parents=True, exist_ok=True)
-            # Parsed as ingest parses timestamps (offsets honoured, UTC); rows that do not parse stay in the batch.
-            later = (f"coalesce(cast(try_cast({_timestamp_column(spec)} as timestamptz) as date) >= "
-                     f"date '{day.isoformat()}', false)")
+            # Ingest's own parse (offsets honoured, UTC); rows that do not parse stay in the batch.
+            parsed = parsed_value(_timestamp_column(spec))
+            later = f"coalesce(cast({parsed} as date) >= date '{day.isoformat()}', false)"
             read = f"read_parquet('{split.path}')"
             stat = split.path.stat()
             for target, condition, mtime in (
