@@ -19,7 +19,7 @@ One job per module:
     report       metrics table and model card
     evaluate     `csops evaluate`: generate -> ingest -> dbt -> train -> metrics vs baselines vs oracle
     oracle       evaluation only: a model on the generator's hidden state
-    dbt_runner   dbt subprocess on a given DuckDB file with private target/log folders
+    dbt_runner   dbt subprocess on a given DuckDB file with private target/log folders, from a saved parse if one fits
     synthetic    small hand-made training sets with a known signal (tests)
 """
 
