@@ -3,12 +3,15 @@
 A run can start from the project's own parse (`reusable_parse`) instead of parsing again: dbt re-parses the whole
 project whenever its vars or warehouse path differ from the last parse, which made each point-in-time rebuild mostly
 parsing (11 of 17 s at scale). `python -m ml.dbt_runner <partial_parse.msgpack> <dbt args>` loads that parse and hands
-it to dbt's documented programmatic runner (`dbtRunner(manifest=...)`); dbt still renders every node with the vars of
-this run when it executes it.
+it to dbt's documented programmatic runner (`dbtRunner(manifest=...)`); dbt still renders every node's SQL with the
+vars of this run when it executes it. Configs keep what the parse rendered, which is why no model config reads a var
+(`tests/test_dbt_runner.py`).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import json
 import os
 import shutil
@@ -30,31 +33,38 @@ def dbt_executable() -> str:
 
 
 def project_files_newest_mtime(project_dir: Path = DBT_PROJECT_DIR) -> float:
-    """Newest modification time of the project's own files (not what dbt writes: target/, logs/)."""
+    """Newest modification time of the project's own files and folders (not what dbt writes: target/, logs/). Folders
+    count because deleting or renaming a model changes its folder's time, not any remaining file's."""
     build_output = {project_dir / "target", project_dir / "logs"}
     return max(
         path.stat().st_mtime
         for path in project_dir.rglob("*")
-        if path.is_file() and not any(parent in build_output for parent in path.parents)
+        if path not in build_output and not any(parent in build_output for parent in path.parents)
     )
 
 
 def reusable_parse(database: str, project_dir: Path = DBT_PROJECT_DIR) -> Path | None:
-    """The project's last parse when a run on a DuckDB warehouse whose catalog is `database` can reuse it: parsed for
-    DuckDB, with models in that catalog (dbt-duckdb names it after the file), and no project file edited since."""
+    """The project's last parse when a run on a DuckDB warehouse whose catalog is `database` can reuse it: made by the
+    dbt-core installed here, for DuckDB, with models in that catalog (dbt-duckdb names it after the file), and nothing
+    in the project edited since. The child checks the parse it loads again (`_usable`)."""
     target = project_dir / "target"
     parse, manifest = target / "partial_parse.msgpack", target / "manifest.json"
-    if not (parse.exists() and manifest.exists()):
+    if not (parse.exists() and manifest.exists()) or importlib.util.find_spec("dbt") is None:
         return None
     # manifest.json is rewritten by every parse; partial_parse.msgpack only when a file changed, so it may be older.
     if manifest.stat().st_mtime < project_files_newest_mtime(project_dir):
         return None
-    written = json.loads(manifest.read_text())
-    if written.get("metadata", {}).get("adapter_type") != "duckdb":
-        return None
-    databases = {node.get("database") for node in written.get("nodes", {}).values()
-                 if node.get("resource_type") == "model"}
-    return parse if databases == {database} else None
+    metadata = json.loads(manifest.read_text())
+    nodes = metadata.get("nodes", {}).values()
+    metadata = metadata.get("metadata", {})
+    return parse if _usable(metadata.get("dbt_version"), metadata.get("adapter_type"),
+                            {node.get("database") for node in nodes if node.get("resource_type") == "model"},
+                            database) else None
+
+
+def _usable(dbt_version: str | None, adapter_type: str | None, model_databases: set, database: str) -> bool:
+    return (dbt_version == importlib.metadata.version("dbt-core") and adapter_type == "duckdb"
+            and model_databases == {database})
 
 
 def run_dbt(args: list[str], db_path: str | Path, work_dir: str | Path, dbt_vars: dict | None = None,
@@ -79,12 +89,28 @@ def run_dbt(args: list[str], db_path: str | Path, work_dir: str | Path, dbt_vars
 
 
 def _run_from_parse(parse: Path, args: list[str]) -> int:
+    """`dbt <args>` from the saved parse; a parse that cannot be read, or was replaced by one for another warehouse
+    since the parent looked (a `dbt parse` in between), makes dbt parse the project as usual instead."""
     from dbt.cli.main import dbtRunner
     from dbt.contracts.graph.manifest import Manifest
     from dbt.parser.manifest import extended_mashumuro_decoder
 
-    manifest = Manifest.from_msgpack(parse.read_bytes(), decoder=extended_mashumuro_decoder)
-    return 0 if dbtRunner(manifest=manifest).invoke(args).success else 1
+    manifest, reason = None, "made by another dbt, adapter or warehouse"
+    try:
+        loaded = Manifest.from_msgpack(parse.read_bytes(), decoder=extended_mashumuro_decoder)
+        database = Path(os.environ["CSOPS_DUCKDB_PATH"]).stem
+        models = {node.database for node in loaded.nodes.values() if node.resource_type == "model"}
+        if _usable(loaded.metadata.dbt_version, loaded.metadata.adapter_type, models, database):
+            loaded.build_flat_graph()  # the `graph` context variable, as dbt's own parse leaves it
+            manifest = loaded
+    except Exception as error:  # noqa: BLE001 (any unreadable parse means: parse again)
+        reason = str(error)
+    if manifest is None:
+        print(f"csops: saved dbt parse {parse} not usable ({reason}); parsing the project", file=sys.stderr)
+    result = dbtRunner(manifest=manifest).invoke(args)
+    if result.exception is not None:
+        print(f"csops: dbt raised {result.exception!r}", file=sys.stderr)
+    return 0 if result.success else 1
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ class CsopsDbtCliResource(DbtCliResource):
     @cached_property
     def _cli_version(self) -> version.Version:
         if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt":
-            return version.parse(importlib.metadata.version("dbt-core"))
+            # x.y.z only, as dagster-dbt reads it from `dbt --version`
+            return version.parse(version.parse(importlib.metadata.version("dbt-core")).base_version)
         return DbtCliResource._cli_version.func(self)
 
     def _initialize_dbt_core_adapter(self, args):

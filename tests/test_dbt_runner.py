@@ -3,8 +3,10 @@ builds exactly what a parsing run builds, with the run's own vars."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -16,21 +18,25 @@ from csops import contract
 from ml.dbt_runner import reusable_parse, run_dbt
 
 
-def saved_parse(tmp_path: Path, adapter: str = "duckdb", database: str = "warehouse") -> Path:
+def saved_parse(tmp_path: Path, adapter: str = "duckdb", database: str = "warehouse",
+                dbt_version: str | None = None) -> Path:
     """A project with one model and a target folder written after it, as `dbt parse` leaves it."""
     project = tmp_path / "project"
-    (project / "models").mkdir(parents=True)
-    (project / "models" / "orders.sql").write_text("select 1 as id")
+    (project / "models" / "marts").mkdir(parents=True)
+    (project / "models" / "marts" / "orders.sql").write_text("select 1 as id")
+    (project / "models" / "marts" / "customers.sql").write_text("select 1 as id")
     (project / "target").mkdir()
     nodes = {"model.p.orders": {"resource_type": "model", "database": database},
              "test.p.not_null": {"resource_type": "test", "database": "elsewhere"}}
-    (project / "target" / "manifest.json").write_text(json.dumps({"metadata": {"adapter_type": adapter},
-                                                                   "nodes": nodes}))
+    metadata = {"adapter_type": adapter, "dbt_version": dbt_version or importlib.metadata.version("dbt-core")}
+    (project / "target" / "manifest.json").write_text(json.dumps({"metadata": metadata, "nodes": nodes}))
     (project / "target" / "partial_parse.msgpack").write_bytes(b"parsed")
-    later = time.time() + 10
-    os.utime(project / "target" / "manifest.json", (later, later))
+    edited = time.time() - 100
+    for path in [project / "models", *(project / "models").rglob("*")]:
+        os.utime(path, (edited, edited))
+    os.utime(project / "target" / "manifest.json", (edited + 50, edited + 50))
     # dbt rewrites partial_parse.msgpack only when a file changed, so an older one still holds the current parse
-    os.utime(project / "target" / "partial_parse.msgpack", (later - 3600, later - 3600))
+    os.utime(project / "target" / "partial_parse.msgpack", (edited - 3600, edited - 3600))
     return project
 
 
@@ -39,13 +45,16 @@ def test_a_parse_is_reused_only_for_a_current_duckdb_parse_of_the_same_catalog(t
     assert reusable_parse("warehouse", project) == project / "target" / "partial_parse.msgpack"
     assert reusable_parse("pit", project) is None  # models live in another catalog
 
-    edited = time.time() + 60  # a model edited after the parse
-    os.utime(project / "models" / "orders.sql", (edited, edited))
+    (project / "models" / "marts" / "customers.sql").unlink()  # a model deleted after the parse
+    assert reusable_parse("warehouse", project) is None
+    project = saved_parse(tmp_path / "edited")
+    (project / "models" / "marts" / "orders.sql").write_text("select 2 as id")  # a model edited after the parse
     assert reusable_parse("warehouse", project) is None
 
 
-def test_a_parse_for_another_adapter_or_an_incomplete_target_is_not_reused(tmp_path):
+def test_a_parse_by_another_dbt_or_adapter_or_an_incomplete_target_is_not_reused(tmp_path):
     assert reusable_parse("warehouse", saved_parse(tmp_path / "snowflake", adapter="snowflake")) is None
+    assert reusable_parse("warehouse", saved_parse(tmp_path / "old_dbt", dbt_version="1.0.0")) is None
     project = saved_parse(tmp_path / "duckdb")
     (project / "target" / "partial_parse.msgpack").unlink()
     assert reusable_parse("warehouse", project) is None
@@ -86,3 +95,23 @@ def test_a_run_from_a_saved_parse_builds_what_a_parsing_run_builds_with_its_own_
     assert len(frames["parsing"]) > 0
     assert pd.Timestamp(frames["reusing"]["date_day"].max()) == pd.Timestamp(as_of)
     pd.testing.assert_frame_equal(frames["parsing"], frames["reusing"])
+
+
+def test_an_unreadable_saved_parse_makes_dbt_parse_the_project(tmp_path):
+    broken = tmp_path / "partial_parse.msgpack"
+    broken.write_bytes(b"not a parse")
+    process = run_dbt(["ls", "--select", "stg_accounts", "--resource-type", "model"], tmp_path / "warehouse.duckdb",
+                      tmp_path / "dbt", parsed=broken)
+    assert "not usable" in process.stderr
+    assert "stg_accounts" in process.stdout
+
+
+def test_model_configs_read_no_vars():
+    # A run from a saved parse keeps the configs (materialization, keys, enabled) that parse rendered and renders only
+    # the SQL bodies with the run's vars, so a config that read a var would silently keep the parse's value.
+    from csops.settings import DBT_PROJECT_DIR
+
+    configs = [(path.name, block) for path in (DBT_PROJECT_DIR / "models").rglob("*.sql")
+               for block in re.findall(r"\{\{\s*config\((.*?)\)\s*\}\}", path.read_text(), flags=re.DOTALL)]
+    assert len(configs) >= 10  # the pattern finds the project's config blocks
+    assert not [name for name, block in configs if "var(" in block]
