@@ -17,7 +17,7 @@ from csops.bench import baselines, report
 from csops.bench.datasets import prepare_landing
 from csops.bench.measure import run_measured
 from csops.bench.options import SIZES
-from csops.bench.run import Runner, count_rows, environment, machine
+from csops.bench.run import Runner, all_ran, count_rows, environment, machine
 
 CSOPS = str(Path(sys.executable).parent / "csops")
 MIB = 1024**2
@@ -124,6 +124,18 @@ def test_memory_limit_stops_the_process_tree(tmp_path):
                             tmp_path / "hog.json", memory_limit=100 * MIB)
     assert measured.stopped_at_memory_limit and not measured.ok
     assert measured.wall_seconds < 10 and measured.peak_tree_rss_bytes > 100 * MIB
+
+
+def test_pandas_at_the_memory_limit_is_a_finding_and_any_other_stop_a_failure():
+    ran = {"exit_code": 0}
+    stopped = {"exit_code": -9, "stopped_at_memory_limit": True}
+
+    def report_of(pandas, anchor=ran):
+        return {"stages": {"ingest": ran}, "whole_run": ran, "incremental": None,
+                "comparison": {"daily_features": ran, "anchor": anchor, "pandas": pandas}}
+
+    assert all_ran(report_of(ran)) and all_ran(report_of(stopped))
+    assert not all_ran(report_of({"exit_code": 1})) and not all_ran(report_of(ran, anchor=stopped))
 
 
 def test_report_carries_measured_stages(tiny, tmp_path):
