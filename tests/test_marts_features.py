@@ -13,6 +13,7 @@ than moving a file.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 
 from csops import contract
 from csops.ingest import ingest_source
@@ -36,8 +38,10 @@ PIT_MONTH = "2026-03"  # the staged warehouse first gets the batches up to this 
 # it arrives with the April batch, after PIT_MONTH's. That is data arriving late, not a model reading the future.
 PIT_LAST_DAY = date(2026, 2, 27)
 FEATURE_MARTS = ["--select", "+fct_account_health", "+fct_lean_waste", "--indirect-selection", "cautious"]
-DAILY_ONLY = ["--select", "+fct_account_daily", "--resource-type", "seed", "--resource-type", "model"]
+HEALTH_CHAIN = ["--select", "+fct_account_health", "--resource-type", "seed", "--resource-type", "model"]
 MARTS = ("fct_account_daily", "fct_account_health", "fct_lean_waste")
+# Incremental tables a daily run rewrites in part, compared with a full refresh.
+INCREMENTAL_TABLES = ("marts.fct_account_daily", "intermediate.int_feature_health_scored", "marts.fct_account_health")
 
 
 class Warehouses:
@@ -131,12 +135,12 @@ def world(tmp_path_factory):
     houses.dbt("full", "build", *FEATURE_MARTS)
 
     houses.ingest("staged", landing_up_to(landing, PIT_MONTH, root / "landing_pit"))
-    houses.dbt("staged", "build", *DAILY_ONLY)
+    houses.dbt("staged", "build", *HEALTH_CHAIN)
     houses.copy("staged", "point_in_time")
     houses.ingest("staged", landing)  # the ledger skips the batches already loaded
-    houses.dbt("staged", "build", *DAILY_ONLY)
+    houses.dbt("staged", "build", *HEALTH_CHAIN)
     houses.copy("staged", "refreshed")
-    houses.dbt("refreshed", "build", *DAILY_ONLY, "--full-refresh")
+    houses.dbt("refreshed", "build", *HEALTH_CHAIN, "--full-refresh")
     return houses, landing
 
 
@@ -191,11 +195,10 @@ def test_rows_do_not_change_when_later_batches_arrive(world):
 
 def test_incremental_run_equals_a_full_refresh(world):
     houses, _ = world
-    n_incremental, n_refreshed, diff = differing_rows(
-        houses.park("staged"), houses.park("refreshed"), "marts.fct_account_daily"
-    )
-    assert n_incremental == n_refreshed > ACCOUNTS * 150
-    assert diff == 0
+    for table in INCREMENTAL_TABLES:
+        n_incremental, n_refreshed, diff = differing_rows(houses.park("staged"), houses.park("refreshed"), table)
+        assert n_incremental == n_refreshed > ACCOUNTS * 150, table
+        assert diff == 0, table
     # The comparison means something: late events of PIT_MONTH, older than the 7-day lookback, changed rows that the
     # incremental run had already written.
     _, _, changed = differing_rows(
@@ -203,6 +206,58 @@ def test_incremental_run_equals_a_full_refresh(world):
         f"date_day > DATE '{PIT_LAST_DAY}' AND date_day < DATE '{PIT_MONTH}-20'",
     )
     assert changed > 0
+
+
+def land_segment_change(landing: Path, out: Path, account_id: str, segment: str) -> None:
+    """A CRM update: a new accounts batch, landed after every other, moving one account to another segment."""
+    batches = sorted((landing / "accounts").glob("*.parquet"), key=lambda b: b.stat().st_mtime)
+    rows = pd.concat([pd.read_parquet(b) for b in batches])
+    row = rows[rows.account_id == account_id].tail(1).assign(segment=segment)
+    (out / "accounts").mkdir(parents=True)
+    batch = out / "accounts" / "crm-update.parquet"
+    row.to_parquet(batch, index=False)
+    later = batches[-1].stat().st_mtime + 86400
+    os.utime(batch, (later, later))
+
+
+def health_of(path: Path, account_id: str) -> pd.DataFrame:
+    return query(path, f"SELECT date_day, health_score, health_profile FROM marts.fct_account_health "
+                       f"WHERE account_id = '{account_id}' ORDER BY date_day")
+
+
+def test_health_rescored_where_segment_or_config_changed_equals_a_full_refresh(world, tmp_path):
+    """The health tables rewrite only rows whose inputs changed: a segment moved in the CRM and a changed `csops_health`
+    are inputs too (the first rescoring one account, the second every row)."""
+    houses, landing = world
+    staged = houses.park("staged")
+    account = query(staged, "SELECT min(account_id) AS a FROM staging.stg_accounts WHERE segment = 'smb' "
+                            "AND account_id IN (SELECT account_id FROM marts.fct_account_health)").a[0]
+    before = health_of(staged, account)
+
+    houses.copy("staged", "crm_update")
+    land_segment_change(landing, tmp_path / "crm", account, "enterprise")
+    houses.ingest("crm_update", tmp_path / "crm")
+    houses.dbt("crm_update", "build", *HEALTH_CHAIN)
+    after = health_of(houses.park("crm_update"), account)
+    assert set(before.health_profile) == {"smb"} and set(after.health_profile) == {"enterprise"}
+    assert (before.health_score != after.health_score).any()
+
+    with open(DBT_PROJECT_DIR / "dbt_project.yml") as handle:
+        health = yaml.safe_load(handle)["vars"]["csops_health"]
+    health["default"]["weights"]["usage"] = 0.6
+    reweighted = ["--vars", json.dumps({"csops_health": health})]
+    houses.copy("staged", "reweighted")
+    houses.dbt("reweighted", "build", *HEALTH_CHAIN, *reweighted)
+
+    for name, flags in (("crm_update", []), ("reweighted", reweighted)):
+        houses.copy(name, f"{name}_refreshed")
+        houses.dbt(f"{name}_refreshed", "build", *HEALTH_CHAIN, *flags, "--full-refresh")
+        for table in INCREMENTAL_TABLES:
+            n_incremental, n_refreshed, diff = differing_rows(
+                houses.park(name), houses.park(f"{name}_refreshed"), table)
+            assert n_incremental == n_refreshed and diff == 0, (name, table)
+    _, _, rescored = differing_rows(staged, houses.park("reweighted"), "marts.fct_account_health")
+    assert rescored > 0
 
 
 def test_churned_accounts_score_lower_60_to_90_days_before_renewal(world):

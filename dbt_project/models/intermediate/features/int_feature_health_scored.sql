@@ -1,27 +1,33 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['account_id', 'date_day'],
+        on_schema_change='sync_all_columns',
+        post_hook=[
+            "delete from {{ this }} as scored where not exists (select 1 from {{ ref('fct_account_daily') }} as daily"
+            ~ " where daily.account_id = scored.account_id and daily.date_day = scored.date_day)"
+        ],
+    )
+}}
 {%- set components = csops_health_components() %}
 {%- set profiles = csops_health_profiles() %}
 {%- set segment_profiles = profiles | selectattr('segment') | map(attribute='name') | list %}
+{%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+    if is_incremental() else [] %}
 
 {#-
     Health components per active account-day, scored with the profile of the account's segment (var `csops_health`):
     component scores in [0, 100] (null when the inputs are missing), their configured weights, the renormalised
     weights of the available ones, and each component's contribution (weight x score / available weight), which
-    sum to the score. A table, so fct_account_health can look 7 and 30 days back without recomputing it.
+    sum to the score. Stored, so fct_account_health can look 7 and 30 days back without recomputing it.
+
+    Incremental: `inputs_hash` hashes everything a row is computed from (its fct_account_daily row, the account's
+    segment, the first key-value event date, and the text of the scoring SQL below, which holds `csops_health`), and a
+    run scores only the rows whose hash changed. Rows whose fct_account_daily row is gone are deleted.
 -#}
 
-with
-
-bounds as (
-
-    select * from {{ ref('int_feature_calendar_bounds') }}
-
-),
-
-inputs as (
-
-    select
-        daily.*,
+{%- set derived_inputs_sql %}
         coalesce(bounds.first_key_value_event_date <= daily.date_day, false) as key_value_events_mapped,
         accounts.segment,
         {%- if segment_profiles %}
@@ -33,13 +39,8 @@ inputs as (
         {%- else %}
         'default' as health_profile
         {%- endif %}
-    from {{ ref('fct_account_daily') }} as daily
-    cross join bounds
-    left join {{ ref('stg_accounts') }} as accounts
-        on daily.account_id = accounts.account_id
-
-),
-
+{%- endset %}
+{%- set scoring_sql %}
 scored as (
 
     select
@@ -47,6 +48,7 @@ scored as (
         date_day,
         segment,
         health_profile,
+        inputs_hash,
         {%- for component in components %}
         {{ csops_by_health_profile('health_profile', 'score', component) }} as raw_score_{{ component }},
         {{ csops_by_health_profile('health_profile', 'param', 'weights.' ~ component) }} as weight_{{ component }},
@@ -57,7 +59,7 @@ scored as (
         {{ csops_by_health_profile('health_profile', 'param', 'movement.stable_within_points') }} as stable_within_points,
         {{ csops_by_health_profile('health_profile', 'param', 'movement.min_component_points') }} as min_component_points,
         {{ csops_by_health_profile('health_profile', 'param', 'movement.max_components_named') }} as max_components_named
-    from inputs
+    from to_score
 
 ),
 
@@ -116,5 +118,47 @@ select
     yellow_min,
     stable_within_points,
     min_component_points,
-    max_components_named
+    max_components_named,
+    inputs_hash
 from contributions
+{%- endset %}
+
+with
+
+bounds as (
+
+    select * from {{ ref('int_feature_calendar_bounds') }}
+
+),
+
+inputs as (
+
+    select
+        daily.*,
+        {{- derived_inputs_sql }},
+        {{ csops_row_hash('daily', [
+            'accounts.segment', 'bounds.first_key_value_event_date',
+            csops_sql_string(local_md5(derived_inputs_sql ~ scoring_sql)),
+        ]) }} as inputs_hash
+    from {{ ref('fct_account_daily') }} as daily
+    cross join bounds
+    left join {{ ref('stg_accounts') }} as accounts
+        on daily.account_id = accounts.account_id
+
+),
+
+to_score as (
+
+    select inputs.*
+    from inputs
+    {%- if 'inputs_hash' in stored_columns %}
+    left join {{ this }} as existing
+        on
+            inputs.account_id = existing.account_id
+            and inputs.date_day = existing.date_day
+    where existing.inputs_hash is distinct from inputs.inputs_hash
+    {%- endif %}
+
+),
+
+{{ scoring_sql }}

@@ -1,5 +1,18 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['account_id', 'date_day'],
+        on_schema_change='sync_all_columns',
+        post_hook=[
+            "delete from {{ this }} as health where not exists (select 1 from {{ ref('int_feature_health_scored') }}"
+            ~ " as scored where scored.account_id = health.account_id and scored.date_day = health.date_day)"
+        ],
+    )
+}}
 {%- set components = csops_health_components() %}
+{%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+    if is_incremental() else [] %}
 
 {#-
     Daily health score per active account-day: a weighted sum of component scores in [0, 100]. Weights, thresholds
@@ -7,27 +20,13 @@
     inputs are missing drops out and the weights of the others are renormalised, so missing data never counts as 0.
     Each component's contribution (weight x score / available weight) sums to the score, so the change of the score
     versus 7 and 30 days ago splits exactly into per-component changes; the text names the largest.
+
+    Incremental: a row is computed from the scored rows of its day, 7 and 30 days earlier, so `inputs_hash` hashes
+    their `inputs_hash` and the text of this model's SQL; a run rewrites only the rows whose hash changed, and deletes
+    rows whose scored row is gone.
 -#}
 
-with
-
-contributions as (
-
-    select * from {{ ref('int_feature_health_scored') }}
-
-),
-
-with_history as (
-
-    select
-        current_day.*,
-        {%- for lag in [7, 30] %}
-        past_{{ lag }}.exact_score as exact_score_{{ lag }}d_ago,
-        {%- for component in components %}
-        current_day.contribution_{{ component }} - coalesce(past_{{ lag }}.contribution_{{ component }}, 0)
-            as change_{{ lag }}d_{{ component }}{{ ',' if not (loop.last and lag == 30) }}
-        {%- endfor %}
-        {%- endfor %}
+{%- set lag_joins %}
     from contributions as current_day
     {%- for lag in [7, 30] %}
     left join contributions as past_{{ lag }}
@@ -35,9 +34,17 @@ with_history as (
             current_day.account_id = past_{{ lag }}.account_id
             and past_{{ lag }}.date_day = {{ csops_add_days('current_day.date_day', -lag) }}
     {%- endfor %}
-
-),
-
+{%- endset %}
+{%- set history_columns_sql %}
+        {%- for lag in [7, 30] %}
+        past_{{ lag }}.exact_score as exact_score_{{ lag }}d_ago,
+        {%- for component in components %}
+        current_day.contribution_{{ component }} - coalesce(past_{{ lag }}.contribution_{{ component }}, 0)
+            as change_{{ lag }}d_{{ component }}{{ ',' if not (loop.last and lag == 30) }}
+        {%- endfor %}
+        {%- endfor %}
+{%- endset %}
+{%- set explanation_sql %}
 -- Rank of each component by the size of its change (1 = largest; ties go to the first in the list).
 ranked as (
 
@@ -142,8 +149,9 @@ final as (
                 "coalesce(', ' || driver_" ~ lag ~ "d_2, '')",
                 "coalesce(', ' || driver_" ~ lag ~ "d_3, '')",
             ]) }}
-        end as why_moved_{{ lag }}d{{ ',' if not loop.last }}
+        end as why_moved_{{ lag }}d,
         {%- endfor %}
+        health_inputs_hash
     from explained
 
 )
@@ -175,5 +183,74 @@ select
     health_change_7d,
     health_change_30d,
     why_moved_7d,
-    why_moved_30d
+    why_moved_30d,
+    health_inputs_hash as inputs_hash
 from final
+{%- endset %}
+{%- set health_inputs_hash -%}
+    hash(current_day.inputs_hash, past_7.inputs_hash, past_30.inputs_hash,
+        {{ csops_sql_string(local_md5(lag_joins ~ history_columns_sql ~ explanation_sql)) }})
+{%- endset %}
+
+with
+
+{%- if 'inputs_hash' in stored_columns %}
+
+scored_hashes as (
+
+    select
+        account_id,
+        date_day,
+        inputs_hash
+    from {{ ref('int_feature_health_scored') }}
+
+),
+
+changed as (
+
+    select
+        current_day.account_id,
+        current_day.date_day
+    {{- lag_joins.replace('contributions', 'scored_hashes') }}
+    left join {{ this }} as existing
+        on
+            current_day.account_id = existing.account_id
+            and current_day.date_day = existing.date_day
+    where existing.inputs_hash is distinct from {{ health_inputs_hash }}
+
+),
+
+-- The scored rows the changed rows read: from 30 days before the earliest one.
+contributions as (
+
+    select *
+    from {{ ref('int_feature_health_scored') }}
+    where date_day >= (select {{ csops_add_days('min(date_day)', -30) }} from changed)
+
+),
+{%- else %}
+
+contributions as (
+
+    select * from {{ ref('int_feature_health_scored') }}
+
+),
+{%- endif %}
+
+with_history as (
+
+    select
+        current_day.*,
+        {{ health_inputs_hash }} as health_inputs_hash,
+        {{- history_columns_sql }}
+    {{- lag_joins }}
+    {%- if 'inputs_hash' in stored_columns %}
+    inner join changed
+        on
+            current_day.account_id = changed.account_id
+            and current_day.date_day = changed.date_day
+    {%- endif %}
+
+),
+
+{{ explanation_sql }}
