@@ -4,17 +4,13 @@
         incremental_strategy='delete+insert',
         unique_key=['account_id', 'date_day'],
         on_schema_change='sync_all_columns',
-        post_hook=[
-            "delete from {{ this }} as scored where not exists (select 1 from {{ ref('fct_account_daily') }} as daily"
-            ~ " where daily.account_id = scored.account_id and daily.date_day = scored.date_day)"
-        ],
+        post_hook=["{{ csops_delete_rows_missing_from(ref('fct_account_daily')) }}"],
     )
 }}
 {%- set components = csops_health_components() %}
 {%- set profiles = csops_health_profiles() %}
 {%- set segment_profiles = profiles | selectattr('segment') | map(attribute='name') | list %}
-{%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
-    if is_incremental() else [] %}
+{%- set stored_columns = csops_stored_columns() %}
 
 {#-
     Health components per active account-day, scored with the profile of the account's segment (var `csops_health`):

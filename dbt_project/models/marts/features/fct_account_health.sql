@@ -4,15 +4,11 @@
         incremental_strategy='delete+insert',
         unique_key=['account_id', 'date_day'],
         on_schema_change='sync_all_columns',
-        post_hook=[
-            "delete from {{ this }} as health where not exists (select 1 from {{ ref('int_feature_health_scored') }}"
-            ~ " as scored where scored.account_id = health.account_id and scored.date_day = health.date_day)"
-        ],
+        post_hook=["{{ csops_delete_rows_missing_from(ref('int_feature_health_scored')) }}"],
     )
 }}
 {%- set components = csops_health_components() %}
-{%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
-    if is_incremental() else [] %}
+{%- set stored_columns = csops_stored_columns() %}
 
 {#-
     Daily health score per active account-day: a weighted sum of component scores in [0, 100]. Weights, thresholds

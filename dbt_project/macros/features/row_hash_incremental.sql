@@ -1,0 +1,22 @@
+{#
+    Helpers of the account-day models that rewrite only rows whose `inputs_hash` changed (int_feature_health_scored,
+    fct_account_health).
+#}
+
+{#- Lower-case column names of the model's stored table in an incremental run; empty otherwise (the first run, a
+    full refresh), and without `inputs_hash` when the table was built before it existed: then every row is rewritten. -#}
+{% macro csops_stored_columns() -%}
+    {%- if is_incremental() -%}
+        {{ return(adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list) }}
+    {%- endif -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+{#- Post-hook: delete the account-days whose row in `upstream` is gone, so an incremental run keeps no orphans. -#}
+{% macro csops_delete_rows_missing_from(upstream) -%}
+    delete from {{ this }} as stored
+    where not exists (
+        select 1 from {{ upstream }} as upstream_rows
+        where upstream_rows.account_id = stored.account_id and upstream_rows.date_day = stored.date_day
+    )
+{%- endmacro %}
