@@ -54,12 +54,11 @@ def reusable_parse(database: str, project_dir: Path = DBT_PROJECT_DIR) -> Path |
     # manifest.json is rewritten by every parse; partial_parse.msgpack only when a file changed, so it may be older.
     if manifest.stat().st_mtime < project_files_newest_mtime(project_dir):
         return None
-    metadata = json.loads(manifest.read_text())
-    nodes = metadata.get("nodes", {}).values()
-    metadata = metadata.get("metadata", {})
-    return parse if _usable(metadata.get("dbt_version"), metadata.get("adapter_type"),
-                            {node.get("database") for node in nodes if node.get("resource_type") == "model"},
-                            database) else None
+    written = json.loads(manifest.read_text())
+    metadata = written.get("metadata", {})
+    models = {node.get("database") for node in written.get("nodes", {}).values()
+              if node.get("resource_type") == "model"}
+    return parse if _usable(metadata.get("dbt_version"), metadata.get("adapter_type"), models, database) else None
 
 
 def _usable(dbt_version: str | None, adapter_type: str | None, model_databases: set, database: str) -> bool:
