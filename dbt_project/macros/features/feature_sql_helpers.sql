@@ -114,3 +114,14 @@
 {% macro snowflake__csops_partition_key(columns) -%}
     hash({{ columns | join(', ') }})
 {%- endmacro %}
+
+{#- `from relation as current_day` with one `past_N` alias per lag: the same account's row N days earlier. -#}
+{% macro csops_day_lag_joins(relation, lags) -%}
+    from {{ relation }} as current_day
+    {%- for lag in lags %}
+    left join {{ relation }} as past_{{ lag }}
+        on
+            current_day.account_id = past_{{ lag }}.account_id
+            and past_{{ lag }}.date_day = {{ csops_add_days('current_day.date_day', -lag) }}
+    {%- endfor %}
+{%- endmacro %}

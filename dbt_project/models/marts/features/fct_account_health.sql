@@ -22,15 +22,7 @@
     rows whose scored row is gone.
 -#}
 
-{%- set lag_joins %}
-    from contributions as current_day
-    {%- for lag in [7, 30] %}
-    left join contributions as past_{{ lag }}
-        on
-            current_day.account_id = past_{{ lag }}.account_id
-            and past_{{ lag }}.date_day = {{ csops_add_days('current_day.date_day', -lag) }}
-    {%- endfor %}
-{%- endset %}
+{%- set lag_joins = csops_day_lag_joins('contributions', [7, 30]) %}
 {%- set history_columns_sql %}
         {%- for lag in [7, 30] %}
         past_{{ lag }}.exact_score as exact_score_{{ lag }}d_ago,
@@ -207,7 +199,7 @@ changed as (
     select
         current_day.account_id,
         current_day.date_day
-    {{- lag_joins.replace('contributions', 'scored_hashes') }}
+    {{ csops_day_lag_joins('scored_hashes', [7, 30]) }}
     left join {{ this }} as existing
         on
             current_day.account_id = existing.account_id
@@ -239,7 +231,7 @@ with_history as (
         current_day.*,
         {{ health_inputs_hash }} as health_inputs_hash,
         {{- history_columns_sql }}
-    {{- lag_joins }}
+    {{ lag_joins }}
     {%- if 'inputs_hash' in stored_columns %}
     inner join changed
         on
