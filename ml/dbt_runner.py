@@ -22,6 +22,10 @@ from pathlib import Path
 from csops.settings import DBT_PROJECT_DIR
 
 
+# folders dbt writes inside the project
+DBT_BUILD_OUTPUT = ("target", "logs")
+
+
 class DbtError(RuntimeError):
     pass
 
@@ -33,14 +37,16 @@ def dbt_executable() -> str:
 
 
 def project_files_newest_mtime(project_dir: Path = DBT_PROJECT_DIR) -> float:
-    """Newest modification time of the project's own files and folders (not what dbt writes: target/, logs/). Folders
-    count because deleting or renaming a model changes its folder's time, not any remaining file's."""
-    build_output = {project_dir / "target", project_dir / "logs"}
-    return max(
-        path.stat().st_mtime
-        for path in project_dir.rglob("*")
-        if path not in build_output and not any(parent in build_output for parent in path.parents)
-    )
+    """Newest modification time of the project's own files and folders. What dbt writes (target/, logs/) is not even
+    walked: it grows with every run. Folders count because deleting or renaming a model changes its folder's time,
+    not any remaining file's."""
+    newest = 0.0
+    for folder, subfolders, files in os.walk(project_dir):
+        if Path(folder) == project_dir:
+            subfolders[:] = [name for name in subfolders if name not in DBT_BUILD_OUTPUT]
+        for name in (*subfolders, *files):
+            newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime)
+    return newest
 
 
 def reusable_parse(database: str, project_dir: Path = DBT_PROJECT_DIR) -> Path | None:

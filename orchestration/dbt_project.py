@@ -1,6 +1,7 @@
 """The dbt project as Dagster sees it. Its manifest is prepared by `make`/CI/`csops` (`dbt parse`), never at import."""
 
 import importlib.metadata
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -14,6 +15,9 @@ from csops.settings import DBT_PROJECT_DIR, Settings
 from ml.dbt_runner import dbt_executable, project_files_newest_mtime
 
 csops_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# dagster-dbt gives every dbt step of every run its own folder in target/ (compiled SQL, manifest, run results, the
+# step's dbt log: about 20 MB at scale); this many of the newest are kept for debugging, older ones deleted.
+RUN_TARGETS_KEPT = 20
 
 
 def prepare_manifest(force: bool = False) -> Path:
@@ -26,6 +30,19 @@ def prepare_manifest(force: bool = False) -> Path:
     # so a parse with another path would make every dbt step of every run re-parse the project (~10 s here).
     parse_project(Settings.from_env().subprocess_environment())
     return manifest
+
+
+def prune_run_targets(latest: Path, keep: int = RUN_TARGETS_KEPT) -> list[Path]:
+    """Delete all but the `keep` newest folders beside `latest` (a dbt step's target folder, named
+    `<op>-<run id>-<unique id>` by dagster-dbt) that belong to the same op; `latest` itself always stays. Returns the
+    deleted folders. Without this, target/ grows by one folder per run forever."""
+    prefix = latest.name.rsplit("-", 2)[0] + "-"
+    siblings = [p for p in latest.parent.glob(f"{prefix}*") if p.is_dir() and p != latest]
+    siblings.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    deleted = siblings[max(keep - 1, 0):]
+    for folder in deleted:
+        shutil.rmtree(folder, ignore_errors=True)
+    return deleted
 
 
 def parse_project(env: Mapping[str, str]) -> None:

@@ -44,6 +44,12 @@ def test_a_parse_is_reused_only_for_a_current_duckdb_parse_of_the_same_catalog(t
     project = saved_parse(tmp_path)
     assert reusable_parse("warehouse", project) == project / "target" / "partial_parse.msgpack"
     assert reusable_parse("pit", project) is None  # models live in another catalog
+    # What dbt and dagster-dbt write after the parse (a run's target folder, logs) is not an edit of the project.
+    (project / "target" / "csops_dbt_models-run0001-abc0001" / "compiled").mkdir(parents=True)
+    (project / "target" / "csops_dbt_models-run0001-abc0001" / "run_results.json").write_text("{}")
+    (project / "logs").mkdir()
+    (project / "logs" / "dbt.log").write_text("log")
+    assert reusable_parse("warehouse", project) == project / "target" / "partial_parse.msgpack"
 
     (project / "models" / "marts" / "customers.sql").unlink()  # a model deleted after the parse
     assert reusable_parse("warehouse", project) is None

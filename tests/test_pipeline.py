@@ -93,6 +93,29 @@ def test_dbt_resource_knows_the_dbt_version_without_asking_the_executable(monkey
     assert ours == asked and ours.major == 1
 
 
+def test_old_dbt_target_folders_of_the_dbt_step_are_deleted_newest_kept(tmp_path):
+    from orchestration.dbt_project import prune_run_targets
+
+    def folder(name: str, age_seconds: int) -> Path:
+        path = tmp_path / name
+        (path / "compiled").mkdir(parents=True)
+        (path / "run_results.json").write_text("{}")
+        os.utime(path, (1_700_000_000 - age_seconds,) * 2)
+        return path
+
+    runs = [folder(f"csops_dbt_models-run{i:04d}-abc{i:04d}", age_seconds=i) for i in range(6)]  # runs[0] newest
+    other_op = folder("other_op-run0009-abc0009", age_seconds=100)
+    (tmp_path / "partial_parse.msgpack").write_bytes(b"parse")
+    # The folder of the step that just ran stays even when an older one carries a newer time.
+    os.utime(runs[2], (1_700_000_100,) * 2)
+
+    deleted = prune_run_targets(runs[3], keep=3)
+    assert sorted(deleted) == sorted([runs[1], runs[4], runs[5]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [runs[0].name, runs[2].name, runs[3].name, other_op.name, "partial_parse.msgpack"])
+    assert prune_run_targets(runs[3], keep=3) == []
+
+
 def test_workspace_validates_with_the_dagster_cli(pipeline_env):
     dagster = Path(sys.executable).parent / "dagster"
     completed = subprocess.run(

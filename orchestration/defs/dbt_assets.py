@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.dbt_project import csops_dbt_project
+from orchestration.dbt_project import csops_dbt_project, prune_run_targets
 from orchestration.defs.raw_assets import DUCKDB_POOL
 
 
@@ -27,4 +27,10 @@ class CsopsDbtTranslator(DagsterDbtTranslator):
     pool=DUCKDB_POOL,
 )
 def csops_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build"], context=context).stream()
+    invocation = dbt.cli(["build"], context=context)
+    try:
+        yield from invocation.stream()
+    finally:
+        deleted = prune_run_targets(invocation.target_path)
+        if deleted:
+            context.log.info(f"deleted {len(deleted)} old dbt target folder(s) beside {invocation.target_path}")
