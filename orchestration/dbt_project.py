@@ -37,9 +37,14 @@ def prune_run_targets(latest: Path, keep: int = RUN_TARGETS_KEPT) -> list[Path]:
     `<op>-<run id>-<unique id>` by dagster-dbt) that belong to the same op; `latest` itself always stays. Returns the
     deleted folders. Without this, target/ grows by one folder per run forever."""
     prefix = latest.name.rsplit("-", 2)[0] + "-"
-    siblings = [p for p in latest.parent.glob(f"{prefix}*") if p.is_dir() and p != latest]
-    siblings.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    deleted = siblings[max(keep - 1, 0):]
+    siblings = []
+    for folder in latest.parent.glob(f"{prefix}*"):
+        try:
+            if folder.is_dir() and folder != latest:
+                siblings.append((folder.stat().st_mtime, folder))
+        except OSError:  # deleted meanwhile by another run's step
+            continue
+    deleted = [folder for _, folder in sorted(siblings, reverse=True)[max(keep - 1, 0):]]
     for folder in deleted:
         shutil.rmtree(folder, ignore_errors=True)
     return deleted
