@@ -189,8 +189,9 @@ drivers as (
         sum(removed_product_arr_amount) as removed_product_arr_amount,
         sum(is_added_product) as added_product_count,
         sum(is_removed_product) as removed_product_count,
-        sum(seat_change_arr_amount) as seat_change_arr_amount,
-        sum(common_product_change_amount - seat_change_arr_amount) as price_change_arr_amount
+        -- Seats are rounded to the cent first and price is the rest, so the drivers add up to the change exactly.
+        cast(sum(seat_change_arr_amount) as decimal(18, 2)) as seat_change_arr_amount,
+        cast(sum(common_product_change_amount) as decimal(18, 2)) as common_product_change_amount
     from line_changes
     group by 1, 2
 
@@ -237,8 +238,10 @@ final as (
         cast(coalesce(drivers.removed_product_arr_amount, 0) as decimal(18, 2)) as removed_product_arr_amount,
         coalesce(drivers.added_product_count, 0) as added_product_count,
         coalesce(drivers.removed_product_count, 0) as removed_product_count,
-        cast(coalesce(drivers.seat_change_arr_amount, 0) as decimal(18, 2)) as seat_change_arr_amount,
-        cast(coalesce(drivers.price_change_arr_amount, 0) as decimal(18, 2)) as price_change_arr_amount
+        coalesce(drivers.seat_change_arr_amount, 0) as seat_change_arr_amount,
+        cast(
+            coalesce(drivers.common_product_change_amount - drivers.seat_change_arr_amount, 0) as decimal(18, 2)
+        ) as price_change_arr_amount
     from movements
     inner join months on months.month_start_date = movements.month_start_date
     left join drivers
