@@ -20,6 +20,7 @@ import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import fakesnow
@@ -31,6 +32,8 @@ from csops import contract
 from csops.ingest import ingest_source
 from csops.settings import DBT_PROJECT_DIR
 
+# DuckDB's performance hint, raised inside the emulator for every result it serves.
+pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
 DBT = Path(sys.executable).parent / "dbt"
 ACCOUNTS, MONTHS, SEED = 20, 6, 5  # batches 2026-01 .. 2026-06
 PIT_MONTH = "2026-04"
@@ -137,10 +140,17 @@ def rows_of(cursor, table: str, columns: list[tuple[str, str]], dialect: str) ->
     return sorted(rows, key=lambda row: [(v is None, str(v)) for v in row])
 
 
+class Builds(NamedTuple):
+    reference: Path  # DuckDB warehouse: one full build of the raw rows the emulator got
+    reference_statuses: dict[str, str]
+    connection: snowflake.connector.SnowflakeConnection  # to the emulator
+    snowflake_builds: list[tuple[dict[str, int], dict[str, str]]]  # (raw rows loaded, node statuses) per build
+    profiles_dir: Path  # the `snowflake` target pointed at the emulator
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
-    """(the DuckDB reference warehouse and its build's node statuses, the emulator's connection, and for each Snowflake
-    build the raw rows loaded and the node statuses)."""
+    """Both Snowflake builds on the emulator (kept running for the tests) and the DuckDB reference."""
     from csops.generator import generate
 
     root = tmp_path_factory.mktemp("snowflake_emulator")
@@ -170,18 +180,17 @@ def builds(tmp_path_factory):
         reference_build = run_dbt(
             "build", env=base_env | {"DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "CSOPS_DUCKDB_PATH": str(reference)},
             work=root / "duckdb")
-        yield reference, reference_build, connection, outputs
+        yield Builds(reference, reference_build, connection, outputs, root / "profile")
         connection.close()
 
 
 def test_dbt_build_on_snowflake_runs_every_model_and_test_both_times(builds):
-    _, reference_build, _, outputs = builds
-    (first_raw, first), (all_raw, second) = outputs
+    (first_raw, first), (all_raw, second) = builds.snowflake_builds
     assert 0 < first_raw["usage_events"] < all_raw["usage_events"]
     for statuses in (first, second):
         # The same nodes as on DuckDB, none failed or skipped (warn: data-quality tests declared `severity: warn`;
         # the exposure is a no-op).
-        assert statuses.keys() == reference_build.keys()
+        assert statuses.keys() == builds.reference_statuses.keys()
         not_ok = {node: status for node, status in statuses.items()
                   if status not in {"success", "pass", "warn"} and not node.startswith("exposure.")}
         assert not not_ok
@@ -189,10 +198,9 @@ def test_dbt_build_on_snowflake_runs_every_model_and_test_both_times(builds):
 
 
 def test_every_table_and_view_equals_the_duckdb_build(builds):
-    reference, _, connection, _ = builds
-    cursor = connection.cursor()
+    cursor = builds.connection.cursor()
     compared = 0
-    with duckdb.connect(str(reference), read_only=True) as con:
+    with duckdb.connect(str(builds.reference), read_only=True) as con:
         relations = con.execute(
             "select schema_name, view_name from duckdb_views() where list_contains(?, schema_name) and not internal "
             "union all select schema_name, table_name from duckdb_tables() where list_contains(?, schema_name) "
@@ -211,3 +219,26 @@ def test_every_table_and_view_equals_the_duckdb_build(builds):
                                    f"(duckdb, snowflake): {differing[:2]}")
             compared += 1
     assert compared >= 38
+
+
+def test_the_pipelines_dbt_step_runs_on_snowflake(builds, dbt_manifest, monkeypatch):
+    """The pipeline's dbt step as Dagster runs it (`csops_dbt_models`, the dbt resource with target `snowflake`): a
+    third, incremental build on the emulator, every model materialized, every dbt test an asset check that passes."""
+    import dagster as dg
+
+    from ml.dbt_runner import dbt_executable
+    from orchestration.dbt_project import CsopsDbtCliResource, csops_dbt_project
+    from orchestration.defs.dbt_assets import csops_dbt_models
+
+    monkeypatch.setenv("CSOPS_DBT_TMP_RELATION_TYPE", "transient")
+    dbt = CsopsDbtCliResource(project_dir=csops_dbt_project, target="snowflake",
+                              profiles_dir=str(builds.profiles_dir), dbt_executable=dbt_executable())
+    result = dg.materialize([csops_dbt_models], resources={"dbt": dbt}, raise_on_error=False)
+    assert result.success
+    models_and_seeds = {n for n in builds.reference_statuses if n.startswith(("model.", "seed."))}
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert len(materialized) == len(models_and_seeds)
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) > 400
+    failed = [e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    assert not failed
