@@ -13,10 +13,7 @@ differences are linted in test_snowflake_sql.py) and how fast Snowflake is.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,15 +23,19 @@ import duckdb
 import fakesnow
 import pytest
 import snowflake.connector
+import yaml
 from test_marts_features import landing_up_to
 
 from csops import contract
 from csops.ingest import ingest_source
 from csops.settings import DBT_PROJECT_DIR
+from ml.dbt_runner import dbt_executable, run_dbt
 
 # DuckDB's performance hint, raised inside the emulator for every result it serves.
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
-DBT = Path(sys.executable).parent / "dbt"
+# dbt-snowflake stages an incremental batch in a session-temporary table by default; DuckDB, under the emulator,
+# cannot create a temporary table in a named database, so emulator runs use a transient one (same statements).
+TRANSIENT_TMP_RELATION = ("CSOPS_DBT_TMP_RELATION_TYPE", "transient")
 ACCOUNTS, MONTHS, SEED = 20, 6, 5  # batches 2026-01 .. 2026-06
 PIT_MONTH = "2026-04"
 DATABASE = "csops"
@@ -86,37 +87,22 @@ def copy_raw_to_emulator(warehouse: Path, connection, exports: Path) -> dict[str
     return loaded
 
 
-def run_dbt(*args: str, env: dict[str, str], work: Path) -> dict[str, str]:
-    """Status by node id (run_results.json) of a dbt command that must succeed."""
-    process = subprocess.run(
-        [str(DBT), *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
-        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert process.returncode == 0, f"dbt {' '.join(args)} failed:\n{process.stdout[-6000:]}"
+def node_statuses(work: Path) -> dict[str, str]:
+    """Status by node id of the dbt command `run_dbt` last ran with outputs under `work`."""
     results = json.loads((work / "target" / "run_results.json").read_text())["results"]
     return {r["unique_id"]: r["status"] for r in results}
 
 
 def emulator_profile(folder: Path, server: dict) -> Path:
-    """The `snowflake` target of dbt_project/profiles.yml, pointed at the emulator."""
+    """dbt_project/profiles.yml with its `snowflake` target pointed at the emulator."""
+    profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())
+    profiles["csops"]["outputs"]["snowflake"].update(
+        {key: server[key] for key in ("account", "user", "password", "host", "port", "protocol")},
+        threads=1,  # the emulator serialises statements on one DuckDB database anyway
+        connect_retries=0,
+    )
     folder.mkdir(parents=True)
-    (folder / "profiles.yml").write_text(f"""csops:
-  target: snowflake
-  outputs:
-    snowflake:
-      type: snowflake
-      account: {server['account']}
-      user: {server['user']}
-      password: {server['password']}
-      database: {DATABASE}
-      schema: main
-      host: {server['host']}
-      port: {server['port']}
-      protocol: {server['protocol']}
-      # One session: the emulator serialises statements on one DuckDB database anyway.
-      threads: 1
-      connect_retries: 0
-""")
+    (folder / "profiles.yml").write_text(yaml.safe_dump(profiles))
     return folder
 
 
@@ -156,15 +142,11 @@ def builds(tmp_path_factory):
     root = tmp_path_factory.mktemp("snowflake_emulator")
     landing = root / "landing"
     generate(landing, accounts=ACCOUNTS, months=MONTHS, seed=SEED)
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWFLAKE_") and k != "CSOPS_DBT_TARGET"}
-
     staged = root / "staged" / "warehouse.duckdb"
     staged.parent.mkdir()
-    with fakesnow.server() as server:
-        # dbt stages an incremental batch in a session-temporary table by default; DuckDB, under the emulator, cannot
-        # create a temporary table in a named database, so the emulator run uses a transient one (same statements).
-        env = base_env | {"DBT_PROFILES_DIR": str(emulator_profile(root / "profile", server)),
-                          "CSOPS_DBT_TMP_RELATION_TYPE": "transient"}
+    with fakesnow.server() as server, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(*TRANSIENT_TMP_RELATION)
+        snowflake_target = ["--target", "snowflake", "--profiles-dir", str(emulator_profile(root / "profile", server))]
         connection = snowflake.connector.connect(**server)
         connection.cursor().execute(f"create database if not exists {DATABASE}")
         connection.cursor().execute(f"use database {DATABASE}")
@@ -172,15 +154,15 @@ def builds(tmp_path_factory):
         for step, batches in (("first", landing_up_to(landing, PIT_MONTH, root / "landing_pit")), ("all", landing)):
             ingest(staged, batches)
             loaded = copy_raw_to_emulator(staged, connection, root / "exports" / step)
-            outputs.append((loaded, run_dbt("build", "--target", "snowflake", env=env, work=root / "snowflake")))
+            # The DuckDB path run_dbt asks for is not used by the snowflake target.
+            run_dbt(["build", *snowflake_target], staged, root / "snowflake")
+            outputs.append((loaded, node_statuses(root / "snowflake")))
         # The reference: the same raw rows (load times and batch lineage included), one full build on DuckDB.
         reference = root / "duckdb" / "warehouse.duckdb"
         reference.parent.mkdir()
         shutil.copy(staged, reference)
-        reference_build = run_dbt(
-            "build", env=base_env | {"DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "CSOPS_DUCKDB_PATH": str(reference)},
-            work=root / "duckdb")
-        yield Builds(reference, reference_build, connection, outputs, root / "profile")
+        run_dbt(["build"], reference, root / "duckdb")
+        yield Builds(reference, node_statuses(root / "duckdb"), connection, outputs, root / "profile")
         connection.close()
 
 
@@ -226,11 +208,10 @@ def test_the_pipelines_dbt_step_runs_on_snowflake(builds, dbt_manifest, monkeypa
     third, incremental build on the emulator, every model materialized, every dbt test an asset check that passes."""
     import dagster as dg
 
-    from ml.dbt_runner import dbt_executable
     from orchestration.dbt_project import CsopsDbtCliResource, csops_dbt_project
     from orchestration.defs.dbt_assets import csops_dbt_models
 
-    monkeypatch.setenv("CSOPS_DBT_TMP_RELATION_TYPE", "transient")
+    monkeypatch.setenv(*TRANSIENT_TMP_RELATION)
     dbt = CsopsDbtCliResource(project_dir=csops_dbt_project, target="snowflake",
                               profiles_dir=str(builds.profiles_dir), dbt_executable=dbt_executable())
     result = dg.materialize([csops_dbt_models], resources={"dbt": dbt}, raise_on_error=False)
