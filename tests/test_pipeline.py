@@ -93,6 +93,25 @@ def test_dbt_resource_knows_the_dbt_version_without_asking_the_executable(monkey
     assert ours == asked and ours.major == 1
 
 
+def test_raw_rows_are_published_only_on_the_snowflake_target_with_secrets_read_at_run_time(monkeypatch):
+    from csops.settings import Settings
+    from orchestration.defs.resources import raw_publisher
+    from orchestration.raw_publisher import RawPublisher
+
+    monkeypatch.setenv("CSOPS_DBT_TARGET", "duckdb")
+    assert type(raw_publisher(Settings.from_env())) is RawPublisher
+    monkeypatch.setenv("CSOPS_DBT_TARGET", "snowflake")
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", "s3cret-value")
+    monkeypatch.setenv("SNOWFLAKE_WAREHOUSE", "cs_ops")
+    monkeypatch.delenv("SNOWFLAKE_ROLE", raising=False)
+    publisher = raw_publisher(Settings.from_env())
+    connection = publisher.snowflake
+    # Credentials are EnvVar references (resolved when a run starts), never values in the run config or the UI.
+    assert isinstance(connection.password, dg.EnvVar) and isinstance(connection.account, dg.EnvVar)
+    assert "s3cret-value" not in repr(publisher)
+    assert isinstance(connection.warehouse, dg.EnvVar) and connection.role is None  # unset: the user's default
+
+
 def test_old_dbt_target_folders_of_the_dbt_step_are_deleted_newest_kept(tmp_path):
     from orchestration.dbt_project import prune_run_targets
 

@@ -1,10 +1,11 @@
 """The dbt project on the `snowflake` target, run for real: dbt-snowflake and the Snowflake connector talk to fakesnow,
 a server on 127.0.0.1 that speaks Snowflake's REST API and executes the statements on DuckDB (translated by sqlglot).
 
-One generated landing zone, loaded twice into the emulator's `raw` schema: first the batches up to PIT_MONTH, then all
-of them. `dbt build --target snowflake` after each load runs every model (the second time the incremental branches,
-with delete+insert and the post-hooks as dbt-snowflake renders them) and every data test. Every table and view it
-leaves must equal the DuckDB target's full build of the same batches.
+One generated landing zone, published twice into the emulator's `raw` schema by the pipeline's own publisher (PUT,
+COPY INTO, publish ledger): first the batches up to PIT_MONTH with the plain functions, then the rest through the
+pipeline's raw assets. `dbt build --target snowflake` after each load runs every model (the second time the
+incremental branches, with delete+insert and the post-hooks as dbt-snowflake renders them) and every data test. Every
+raw table, view and table it leaves must equal the DuckDB target's full build of the same batches.
 
 What this cannot show: where Snowflake itself differs from DuckDB (the emulator runs DuckDB underneath; those
 differences are linted in test_snowflake_sql.py) and how fast Snowflake is.
@@ -19,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
+import dagster as dg
 import duckdb
 import fakesnow
 import pytest
@@ -27,9 +29,12 @@ import yaml
 from test_marts_features import landing_up_to
 
 from csops import contract
+from dagster_duckdb import DuckDBResource
 from csops.ingest import ingest_source
+from csops.ingest.snowflake_publish import pending_loads, publish_source
 from csops.settings import DBT_PROJECT_DIR
 from ml.dbt_runner import dbt_executable, run_dbt
+from orchestration.landing import LandingZone
 
 # DuckDB's performance hint, raised inside the emulator for every result it serves.
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
@@ -40,51 +45,37 @@ ACCOUNTS, MONTHS, SEED = 20, 6, 5  # batches 2026-01 .. 2026-06
 PIT_MONTH = "2026-04"
 DATABASE = "csops"
 SCHEMAS = ("staging", "intermediate", "marts")
-# Raw column types as the DuckDB loader writes them, and the Snowflake type a Snowflake `raw` table would declare.
-SNOWFLAKE_TYPES = {"VARCHAR": "varchar", "BIGINT": "number(38,0)", "INTEGER": "number(38,0)", "DOUBLE": "float",
-                   "DATE": "date", "TIMESTAMP": "timestamp_ntz", "BOOLEAN": "boolean"}
 # fakesnow returns null TIMESTAMP_NTZ values as 1970-01-01 through its Arrow results: compare timestamps as numbers.
 EPOCH_MICROSECONDS = {"duckdb": "epoch_us({c})", "snowflake": "date_part(epoch_microsecond, {c})"}
 
 
-def snowflake_type(duckdb_type: str) -> str:
-    if duckdb_type.startswith("DECIMAL"):
-        return duckdb_type.replace("DECIMAL", "number")
-    if duckdb_type not in SNOWFLAKE_TYPES:
-        raise AssertionError(f"raw column type {duckdb_type} has no Snowflake type in SNOWFLAKE_TYPES")
-    return SNOWFLAKE_TYPES[duckdb_type]
+def publisher(server: dict):
+    """The pipeline's Snowflake raw publisher, its connection pointed at the emulator."""
+    from dagster_snowflake import SnowflakeResource  # seconds to import: only in the tests that use it
+
+    from orchestration.snowflake_raw import SnowflakeRawPublisher
+
+    address = {key: server[key] for key in ("host", "port", "protocol")}
+    return SnowflakeRawPublisher(snowflake=SnowflakeResource(
+        account=server["account"], user=server["user"], password=server["password"], database=DATABASE,
+        additional_snowflake_connection_args=address))
 
 
-def ingest(warehouse: Path, landing: Path) -> None:
-    with duckdb.connect(str(warehouse)) as con:
-        for source in contract.SOURCE_NAMES:
-            ingest_source(con, landing, source)
+def raw_rows_in_emulator(connection) -> dict[str, int]:
+    return {source: connection.cursor().execute(f"select count(*) from raw.{source}").fetchone()[0]
+            for source in contract.SOURCE_NAMES}
 
 
-def copy_raw_to_emulator(warehouse: Path, connection, exports: Path) -> dict[str, int]:
-    """Replace every `raw` table in the emulator with the DuckDB loader's; rows per table.
+def materialize_on_snowflake(staged: Path, landing: Path, server: dict, assets=(), **resources):
+    """The raw assets (and `assets`) as the pipeline runs them on the `snowflake` target: ingest into the local
+    DuckDB file `staged`, then publish to the emulator."""
+    from orchestration.defs.raw_assets import raw_assets, raw_checks
 
-    The rows travel as Parquet and `COPY INTO`, as a Snowflake load would (from a stage there; fakesnow reads the
-    file:// location directly)."""
-    exports.mkdir(parents=True, exist_ok=True)
-    cursor = connection.cursor()
-    cursor.execute("create schema if not exists raw")
-    loaded = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = [t for (t,) in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'raw' order by 1").fetchall()]
-        for table in tables:
-            columns = con.execute(
-                "select column_name, data_type from duckdb_columns() "
-                "where schema_name = 'raw' and table_name = ? order by column_index", [table]).fetchall()
-            cursor.execute(f"create or replace table raw.{table} ("
-                           + ", ".join(f"{name} {snowflake_type(kind)}" for name, kind in columns) + ")")
-            con.execute(f"copy raw.{table} to '{exports / table}.parquet' (format parquet)")
-            result = cursor.execute(
-                f"copy into raw.{table} from 'file://{exports}/' files = ('{table}.parquet') "
-                "file_format = (type = parquet) match_by_column_name = case_insensitive").fetchall()
-            loaded[table] = sum(row[2] for row in result)
-    return loaded
+    return dg.materialize(
+        [*raw_assets, *raw_checks, *assets],
+        resources={"duckdb": DuckDBResource(database=str(staged)), "landing": LandingZone(path=str(landing)),
+                   "raw_publisher": publisher(server), **resources},
+        raise_on_error=False)
 
 
 def node_statuses(work: Path) -> dict[str, str]:
@@ -130,8 +121,12 @@ class Builds(NamedTuple):
     reference: Path  # DuckDB warehouse: one full build of the raw rows the emulator got
     reference_statuses: dict[str, str]
     connection: snowflake.connector.SnowflakeConnection  # to the emulator
-    snowflake_builds: list[tuple[dict[str, int], dict[str, str]]]  # (raw rows loaded, node statuses) per build
+    snowflake_builds: list[tuple[dict[str, int], dict[str, str]]]  # (raw rows in Snowflake, node statuses) per build
+    raw_run: dg.ExecuteInProcessResult  # the raw assets' run that published the second load
     profiles_dir: Path  # the `snowflake` target pointed at the emulator
+    staged: Path  # the local DuckDB file ingest writes on the `snowflake` target
+    landing: Path
+    server: dict
 
 
 @pytest.fixture(scope="module")
@@ -150,26 +145,49 @@ def builds(tmp_path_factory):
         connection = snowflake.connector.connect(**server)
         connection.cursor().execute(f"create database if not exists {DATABASE}")
         connection.cursor().execute(f"use database {DATABASE}")
+        first_batches = landing_up_to(landing, PIT_MONTH, root / "landing_pit")
+        with duckdb.connect(str(staged)) as con:
+            for source in contract.SOURCE_NAMES:
+                ingest_source(con, first_batches, source)
+                publish_source(con, connection, source, run_id="first", work_dir=root)
         outputs = []
-        for step, batches in (("first", landing_up_to(landing, PIT_MONTH, root / "landing_pit")), ("all", landing)):
-            ingest(staged, batches)
-            loaded = copy_raw_to_emulator(staged, connection, root / "exports" / step)
-            # The DuckDB path run_dbt asks for is not used by the snowflake target.
-            run_dbt(["build", *snowflake_target], staged, root / "snowflake")
-            outputs.append((loaded, node_statuses(root / "snowflake")))
+        # The DuckDB path run_dbt asks for is not used by the snowflake target.
+        run_dbt(["build", *snowflake_target], staged, root / "snowflake")
+        outputs.append((raw_rows_in_emulator(connection), node_statuses(root / "snowflake")))
+        raw_run = materialize_on_snowflake(staged, landing, server)
+        run_dbt(["build", *snowflake_target], staged, root / "snowflake")
+        outputs.append((raw_rows_in_emulator(connection), node_statuses(root / "snowflake")))
         # The reference: the same raw rows (load times and batch lineage included), one full build on DuckDB.
         reference = root / "duckdb" / "warehouse.duckdb"
         reference.parent.mkdir()
         shutil.copy(staged, reference)
         run_dbt(["build"], reference, root / "duckdb")
-        yield Builds(reference, node_statuses(root / "duckdb"), connection, outputs, root / "profile")
+        yield Builds(reference, node_statuses(root / "duckdb"), connection, outputs, raw_run, root / "profile",
+                     staged, landing, server)
         connection.close()
 
 
-def test_dbt_build_on_snowflake_runs_every_model_and_test_both_times(builds):
-    (first_raw, first), (all_raw, second) = builds.snowflake_builds
+def test_the_raw_assets_publish_what_they_loaded(builds):
+    assert builds.raw_run.success
+    (first_raw, _), (all_raw, _) = builds.snowflake_builds
+    for source in contract.SOURCE_NAMES:
+        [materialization] = builds.raw_run.asset_materializations_for_node(f"raw__{source}")
+        meta = {key: value.value for key, value in materialization.metadata.items()}
+        assert meta["rows_published_this_run"] == meta["rows_loaded_this_run"] == all_raw[source] - first_raw[source]
+        assert meta["loads_published_this_run"] == meta["new_batches"] - meta["batches_quarantined_this_run"]
     assert 0 < first_raw["usage_events"] < all_raw["usage_events"]
-    for statuses in (first, second):
+
+
+def test_publishing_again_copies_nothing(builds):
+    before = raw_rows_in_emulator(builds.connection)
+    with duckdb.connect(str(builds.staged)) as con:
+        results = [publish_source(con, builds.connection, source, run_id="again") for source in contract.SOURCE_NAMES]
+    assert [(r.loads, r.rows) for r in results] == [(0, 0)] * len(contract.SOURCE_NAMES)
+    assert raw_rows_in_emulator(builds.connection) == before
+
+
+def test_dbt_build_on_snowflake_runs_every_model_and_test_both_times(builds):
+    for _, statuses in builds.snowflake_builds:
         # The same nodes as on DuckDB, none failed or skipped (warn: data-quality tests declared `severity: warn`;
         # the exposure is a no-op).
         assert statuses.keys() == builds.reference_statuses.keys()
@@ -183,7 +201,7 @@ def test_every_table_and_view_equals_the_duckdb_build(builds):
     cursor = builds.connection.cursor()
     compared = 0
     with duckdb.connect(str(builds.reference), read_only=True) as con:
-        relations = con.execute(
+        relations = [("raw", source) for source in contract.SOURCE_NAMES] + con.execute(
             "select schema_name, view_name from duckdb_views() where list_contains(?, schema_name) and not internal "
             "union all select schema_name, table_name from duckdb_tables() where list_contains(?, schema_name) "
             "order by 1, 2",
@@ -200,26 +218,47 @@ def test_every_table_and_view_equals_the_duckdb_build(builds):
             assert not differing, (f"{schema}.{name}: {len(differing)} rows differ; columns {[c for c, _ in columns]}, "
                                    f"(duckdb, snowflake): {differing[:2]}")
             compared += 1
-    assert compared >= 38
+    assert compared >= 38 + len(contract.SOURCE_NAMES)
 
 
-def test_the_pipelines_dbt_step_runs_on_snowflake(builds, dbt_manifest, monkeypatch):
-    """The pipeline's dbt step as Dagster runs it (`csops_dbt_models`, the dbt resource with target `snowflake`): a
-    third, incremental build on the emulator, every model materialized, every dbt test an asset check that passes."""
-    import dagster as dg
-
+def test_the_pipeline_runs_on_snowflake(builds, dbt_manifest, monkeypatch):
+    """The pipeline's steps as Dagster runs them on the `snowflake` target, in one run: the raw assets (nothing new to
+    publish) and `csops_dbt_models` with the dbt resource's target `snowflake`, a third, incremental build; every
+    model materialized, every dbt test an asset check that passes."""
     from orchestration.dbt_project import CsopsDbtCliResource, csops_dbt_project
     from orchestration.defs.dbt_assets import csops_dbt_models
 
     monkeypatch.setenv(*TRANSIENT_TMP_RELATION)
+    before = raw_rows_in_emulator(builds.connection)
     dbt = CsopsDbtCliResource(project_dir=csops_dbt_project, target="snowflake",
                               profiles_dir=str(builds.profiles_dir), dbt_executable=dbt_executable())
-    result = dg.materialize([csops_dbt_models], resources={"dbt": dbt}, raise_on_error=False)
+    result = materialize_on_snowflake(builds.staged, builds.landing, builds.server, [csops_dbt_models], dbt=dbt)
     assert result.success
+    assert raw_rows_in_emulator(builds.connection) == before
     models_and_seeds = {n for n in builds.reference_statuses if n.startswith(("model.", "seed."))}
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
-    assert len(materialized) == len(models_and_seeds)
+    assert len(materialized) == len(models_and_seeds) + len(contract.SOURCE_NAMES)
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) > 400
     failed = [e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
     assert not failed
+
+
+def test_a_load_snowflake_disagrees_with_is_not_committed(builds, tmp_path):
+    """A load whose ledger row count the exported rows do not match (here: a row gone from the local raw table) is
+    rolled back whole, COPY INTO included, and stays pending for the next run."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(builds.staged, warehouse)
+    before = raw_rows_in_emulator(builds.connection)
+    with duckdb.connect(str(warehouse)) as con:
+        # A copy of one loaded batch under a new name, its ledger row claiming one row more than the table holds.
+        con.execute("create temp table lost as select * from raw.activities where _batch_file = "
+                    "(select max(_batch_file) from raw.activities)")
+        con.execute("update lost set _batch_file = 'lost.csv', _loaded_at = timestamp '2026-07-01 00:00:00'")
+        con.execute("insert into raw.activities select * from lost")
+        con.execute("insert into raw.ingest_ledger select 'activities', 'lost.csv', 1, 'x', now()::timestamp, 'loaded', "
+                    "null, count(*) + 1, count(*) + 1, 0, 0, timestamp '2026-07-01 00:00:00', 'test' from lost")
+        with pytest.raises(RuntimeError, match="nothing of them committed"):
+            publish_source(con, builds.connection, "activities", run_id="lost", work_dir=tmp_path)
+        assert [load.batch_file for load in pending_loads(con, builds.connection.cursor(), "activities")] == ["lost.csv"]
+    assert raw_rows_in_emulator(builds.connection) == before

@@ -8,6 +8,7 @@ from csops.ingest import batches_loaded_by_run, ingest_source, tables
 from csops.quality.raw_expectations import raw_sample_query, validate_raw
 from csops.quality.reconciliation import reconcile
 from orchestration.landing import LandingZone
+from orchestration.raw_publisher import RawPublisher
 
 DUCKDB_POOL = "duckdb"  # DuckDB allows one writer process: every step touching the file shares this pool.
 
@@ -29,13 +30,17 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         description=(
             f"Rows of the `{source}` landing batches that meet the contract (primary key `{spec.primary_key}`, "
             f"{spec.kind}). Bad rows and broken batches go to `{tables.quarantine_table(source)}` with the reason; "
-            f"every processed file is recorded in `{tables.LEDGER_TABLE}`."
+            f"every processed file is recorded in `{tables.LEDGER_TABLE}`. On the `snowflake` target the loaded rows "
+            "are then published to Snowflake's `raw` schema."
         ),
     )
-    def _raw(context: dg.AssetExecutionContext, duckdb: DuckDBResource, landing: LandingZone):
+    def _raw(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, landing: LandingZone, raw_publisher: RawPublisher
+    ):
         with duckdb.get_connection() as con:
             results = ingest_source(con, landing.root, source, run_id=context.run_id, log=context.log.info)
             summary = reconcile(con, source)
+            published = raw_publisher.publish(con, source, context.run_id, context.log.info)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": summary.rows_in_raw,
@@ -47,6 +52,8 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                 "batches_quarantined_this_run": sum(r.status == "quarantined" for r in results),
                 "quarantine_table": tables.quarantine_table(source),
                 "batches": dg.MetadataValue.md(_batch_table(results)) if results else "no new batches",
+                **({"loads_published_this_run": published.loads, "rows_published_this_run": published.rows}
+                   if published else {}),
             }
         )
 

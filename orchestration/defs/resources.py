@@ -1,5 +1,7 @@
 """Every resource of the code location, configured in one place from `csops.settings`."""
 
+import os
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -7,6 +9,26 @@ from csops.settings import Settings
 from ml.dbt_runner import dbt_executable
 from orchestration.dbt_project import CsopsDbtCliResource, csops_dbt_project
 from orchestration.landing import LandingZone
+from orchestration.raw_publisher import RawPublisher
+
+
+def raw_publisher(settings: Settings) -> RawPublisher:
+    """Snowflake's publisher on the `snowflake` target, its connection from the same `SNOWFLAKE_*` variables as the
+    dbt profile (secrets as `EnvVar`, read when a run starts); the embedded default publishes nothing."""
+    if settings.dbt_target != "snowflake":
+        return RawPublisher()
+    from dagster_snowflake import SnowflakeResource
+
+    from orchestration.snowflake_raw import SnowflakeRawPublisher
+
+    optional = {"role": "SNOWFLAKE_ROLE", "warehouse": "SNOWFLAKE_WAREHOUSE"}  # unset: the user's default
+    return SnowflakeRawPublisher(snowflake=SnowflakeResource(
+        account=dg.EnvVar("SNOWFLAKE_ACCOUNT"),
+        user=dg.EnvVar("SNOWFLAKE_USER"),
+        password=dg.EnvVar("SNOWFLAKE_PASSWORD"),
+        database=os.environ.get("SNOWFLAKE_DATABASE", "csops"),
+        **{field: dg.EnvVar(name) for field, name in optional.items() if os.environ.get(name)},
+    ))
 
 
 @dg.definitions
@@ -21,5 +43,6 @@ def resources() -> dg.Definitions:
             "dbt": CsopsDbtCliResource(
                 project_dir=csops_dbt_project, target=settings.dbt_target, dbt_executable=dbt_executable()
             ),
+            "raw_publisher": raw_publisher(settings),
         }
     )
