@@ -93,22 +93,22 @@ def test_dbt_resource_knows_the_dbt_version_without_asking_the_executable(monkey
     assert ours == asked and ours.major == 1
 
 
-def test_raw_rows_are_published_only_on_the_snowflake_target_with_secrets_read_at_run_time(monkeypatch):
+def test_the_snowflake_target_selects_the_snowflake_warehouse_with_secrets_read_at_run_time(monkeypatch):
     from csops.settings import Settings
-    from orchestration.defs.resources import raw_publisher
-    from orchestration.raw_publisher import RawPublisher
+    from orchestration.defs.resources import warehouse
+    from orchestration.warehouse import Warehouse
 
     monkeypatch.setenv("CSOPS_DBT_TARGET", "duckdb")
-    assert type(raw_publisher(Settings.from_env())) is RawPublisher
+    assert type(warehouse(Settings.from_env())) is Warehouse
     monkeypatch.setenv("CSOPS_DBT_TARGET", "snowflake")
     monkeypatch.setenv("SNOWFLAKE_PASSWORD", "s3cret-value")
     monkeypatch.setenv("SNOWFLAKE_WAREHOUSE", "cs_ops")
     monkeypatch.delenv("SNOWFLAKE_ROLE", raising=False)
-    publisher = raw_publisher(Settings.from_env())
-    connection = publisher.snowflake
+    resource = warehouse(Settings.from_env())
+    connection = resource.snowflake
     # Credentials are EnvVar references (resolved when a run starts), never values in the run config or the UI.
     assert isinstance(connection.password, dg.EnvVar) and isinstance(connection.account, dg.EnvVar)
-    assert "s3cret-value" not in repr(publisher)
+    assert "s3cret-value" not in repr(resource)
     assert isinstance(connection.warehouse, dg.EnvVar) and connection.role is None  # unset: the user's default
 
 

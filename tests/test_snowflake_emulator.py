@@ -1,7 +1,7 @@
 """The dbt project on the `snowflake` target, run for real: dbt-snowflake and the Snowflake connector talk to fakesnow,
 a server on 127.0.0.1 that speaks Snowflake's REST API and executes the statements on DuckDB (translated by sqlglot).
 
-One generated landing zone, published twice into the emulator's `raw` schema by the pipeline's own publisher (PUT,
+One generated landing zone, published twice into the emulator's `raw` schema by the pipeline's own raw publishing (PUT,
 COPY INTO, publish ledger): first the batches up to PIT_MONTH with the plain functions, then the rest through the
 pipeline's raw assets. `dbt build --target snowflake` after each load runs every model (the second time the
 incremental branches, with delete+insert and the post-hooks as dbt-snowflake renders them) and every data test. Every
@@ -49,14 +49,14 @@ SCHEMAS = ("staging", "intermediate", "marts")
 EPOCH_MICROSECONDS = {"duckdb": "epoch_us({c})", "snowflake": "date_part(epoch_microsecond, {c})"}
 
 
-def publisher(server: dict):
-    """The pipeline's Snowflake raw publisher, its connection pointed at the emulator."""
+def snowflake_warehouse(server: dict):
+    """The pipeline's Snowflake warehouse resource, its connection pointed at the emulator."""
     from dagster_snowflake import SnowflakeResource  # seconds to import: only in the tests that use it
 
-    from orchestration.snowflake_raw import SnowflakeRawPublisher
+    from orchestration.snowflake_warehouse import SnowflakeWarehouse
 
     address = {key: server[key] for key in ("host", "port", "protocol")}
-    return SnowflakeRawPublisher(snowflake=SnowflakeResource(
+    return SnowflakeWarehouse(snowflake=SnowflakeResource(
         account=server["account"], user=server["user"], password=server["password"], database=DATABASE,
         additional_snowflake_connection_args=address))
 
@@ -74,7 +74,7 @@ def materialize_on_snowflake(staged: Path, landing: Path, server: dict, assets=(
     return dg.materialize(
         [*raw_assets, *raw_checks, *assets],
         resources={"duckdb": DuckDBResource(database=str(staged)), "landing": LandingZone(path=str(landing)),
-                   "raw_publisher": publisher(server), **resources},
+                   "warehouse": snowflake_warehouse(server), **resources},
         raise_on_error=False)
 
 
@@ -223,16 +223,18 @@ def test_every_table_and_view_equals_the_duckdb_build(builds):
 
 def test_the_pipeline_runs_on_snowflake(builds, dbt_manifest, monkeypatch):
     """The pipeline's steps as Dagster runs them on the `snowflake` target, in one run: the raw assets (nothing new to
-    publish) and `csops_dbt_models` with the dbt resource's target `snowflake`, a third, incremental build; every
-    model materialized, every dbt test an asset check that passes."""
+    publish), `csops_dbt_models` with the dbt resource's target `snowflake` (a third, incremental build) and the
+    feature table's Great Expectations gate; every model materialized, every check passes."""
     from orchestration.dbt_project import CsopsDbtCliResource, csops_dbt_project
     from orchestration.defs.dbt_assets import csops_dbt_models
+    from orchestration.defs.feature_checks import fct_account_daily_expectations
 
     monkeypatch.setenv(*TRANSIENT_TMP_RELATION)
     before = raw_rows_in_emulator(builds.connection)
     dbt = CsopsDbtCliResource(project_dir=csops_dbt_project, target="snowflake",
                               profiles_dir=str(builds.profiles_dir), dbt_executable=dbt_executable())
-    result = materialize_on_snowflake(builds.staged, builds.landing, builds.server, [csops_dbt_models], dbt=dbt)
+    result = materialize_on_snowflake(builds.staged, builds.landing, builds.server,
+                                      [csops_dbt_models, fct_account_daily_expectations], dbt=dbt)
     assert result.success
     assert raw_rows_in_emulator(builds.connection) == before
     models_and_seeds = {n for n in builds.reference_statuses if n.startswith(("model.", "seed."))}
@@ -242,6 +244,9 @@ def test_the_pipeline_runs_on_snowflake(builds, dbt_manifest, monkeypatch):
     assert len(evaluations) > 400
     failed = [e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
     assert not failed
+    # The Great Expectations gate on the feature table sampled it in Snowflake (the local DuckDB file has no marts).
+    [gate] = [e for e in evaluations if e.check_name == "feature_expectations"]
+    assert gate.passed and gate.metadata["rows_validated"].value > 0
 
 
 def test_a_load_snowflake_disagrees_with_is_not_committed(builds, tmp_path):

@@ -51,6 +51,11 @@ def sample_query(table: str, where: str = "TRUE") -> str:
             f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (42))")
 
 
+def snowflake_sample_query(table: str) -> str:
+    """The same sample size on Snowflake, drawn in the warehouse so only the sample travels."""
+    return f"SELECT * FROM {table} SAMPLE ROW ({SAMPLE_ROWS} ROWS)"
+
+
 def run_suite(build_suite: Callable[[], Any], frame: pd.DataFrame) -> SuiteResult:
     """Validate `frame` against the suite `build_suite()` returns (built after the context exists, as GX requires)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

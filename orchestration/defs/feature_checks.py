@@ -3,8 +3,9 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from csops.quality.feature_expectations import feature_sample_query, validate_features
+from csops.quality.feature_expectations import FEATURE_TABLE, validate_features
 from orchestration.defs.raw_assets import DUCKDB_POOL
+from orchestration.warehouse import Warehouse
 
 
 @dg.asset_check(
@@ -14,8 +15,8 @@ from orchestration.defs.raw_assets import DUCKDB_POOL
     pool=DUCKDB_POOL,
     description="Great Expectations suite on fct_account_daily: grain, non-negative counts, window ordering, flags.",
 )
-def fct_account_daily_expectations(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+def fct_account_daily_expectations(duckdb: DuckDBResource, warehouse: Warehouse) -> dg.AssetCheckResult:
     with duckdb.get_connection() as con:
-        frame = con.execute(feature_sample_query()).df()
+        frame = warehouse.sample(con, FEATURE_TABLE)
     result = validate_features(frame)
     return dg.AssetCheckResult(passed=result.success, metadata=result.as_metadata())

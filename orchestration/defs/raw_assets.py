@@ -8,7 +8,7 @@ from csops.ingest import batches_loaded_by_run, ingest_source, tables
 from csops.quality.raw_expectations import raw_sample_query, validate_raw
 from csops.quality.reconciliation import reconcile
 from orchestration.landing import LandingZone
-from orchestration.raw_publisher import RawPublisher
+from orchestration.warehouse import Warehouse
 
 DUCKDB_POOL = "duckdb"  # DuckDB allows one writer process: every step touching the file shares this pool.
 
@@ -35,12 +35,12 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         ),
     )
     def _raw(
-        context: dg.AssetExecutionContext, duckdb: DuckDBResource, landing: LandingZone, raw_publisher: RawPublisher
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, landing: LandingZone, warehouse: Warehouse
     ):
         with duckdb.get_connection() as con:
             results = ingest_source(con, landing.root, source, run_id=context.run_id, log=context.log.info)
             summary = reconcile(con, source)
-            published = raw_publisher.publish(con, source, context.run_id, context.log.info)
+            published = warehouse.publish_raw(con, source, context.run_id, context.log.info)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": summary.rows_in_raw,

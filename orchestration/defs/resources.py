@@ -9,20 +9,20 @@ from csops.settings import Settings
 from ml.dbt_runner import dbt_executable
 from orchestration.dbt_project import CsopsDbtCliResource, csops_dbt_project
 from orchestration.landing import LandingZone
-from orchestration.raw_publisher import RawPublisher
+from orchestration.warehouse import Warehouse
 
 
-def raw_publisher(settings: Settings) -> RawPublisher:
-    """Snowflake's publisher on the `snowflake` target, its connection from the same `SNOWFLAKE_*` variables as the
-    dbt profile (secrets as `EnvVar`, read when a run starts); the embedded default publishes nothing."""
+def warehouse(settings: Settings) -> Warehouse:
+    """The warehouse of the dbt target: on `snowflake`, a connection from the same `SNOWFLAKE_*` variables as the dbt
+    profile (secrets as `EnvVar`, read when a run starts); otherwise the DuckDB file."""
     if settings.dbt_target != "snowflake":
-        return RawPublisher()
+        return Warehouse()
     from dagster_snowflake import SnowflakeResource
 
-    from orchestration.snowflake_raw import SnowflakeRawPublisher
+    from orchestration.snowflake_warehouse import SnowflakeWarehouse
 
     optional = {"role": "SNOWFLAKE_ROLE", "warehouse": "SNOWFLAKE_WAREHOUSE"}  # unset: the user's default
-    return SnowflakeRawPublisher(snowflake=SnowflakeResource(
+    return SnowflakeWarehouse(snowflake=SnowflakeResource(
         account=dg.EnvVar("SNOWFLAKE_ACCOUNT"),
         user=dg.EnvVar("SNOWFLAKE_USER"),
         password=dg.EnvVar("SNOWFLAKE_PASSWORD"),
@@ -43,6 +43,6 @@ def resources() -> dg.Definitions:
             "dbt": CsopsDbtCliResource(
                 project_dir=csops_dbt_project, target=settings.dbt_target, dbt_executable=dbt_executable()
             ),
-            "raw_publisher": raw_publisher(settings),
+            "warehouse": warehouse(settings),
         }
     )

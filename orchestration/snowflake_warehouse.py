@@ -1,0 +1,35 @@
+"""The warehouse resource of the `snowflake` target: its own module because importing dagster-snowflake takes
+seconds, paid only by code locations configured for Snowflake."""
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from dagster_snowflake import SnowflakeResource
+
+from csops.ingest.snowflake_publish import PublishResult, publish_source
+from csops.quality.expectations import snowflake_sample_query
+from orchestration.warehouse import Warehouse
+
+
+class SnowflakeWarehouse(Warehouse):
+    """Publishes every load ingest recorded and Snowflake has not received yet into `<database>.raw` (PUT + COPY
+    INTO, one transaction per group of loads with the publish ledger), where the dbt `snowflake` target's sources are;
+    samples dbt-built tables in Snowflake."""
+
+    snowflake: SnowflakeResource
+    # Where the Parquet files wait for their PUT (deleted after each group); the system temp folder by default.
+    export_dir: str = tempfile.gettempdir()
+
+    def publish_raw(
+        self, con: duckdb.DuckDBPyConnection, source: str, run_id: str, log: Callable[[str], None]
+    ) -> PublishResult:
+        with self.snowflake.get_connection() as connection:
+            return publish_source(con, connection, source, run_id, Path(self.export_dir), log=log)
+
+    def sample(self, con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+        with self.snowflake.get_connection() as connection:
+            frame = connection.cursor().execute(snowflake_sample_query(table)).fetch_pandas_all()
+        return frame.rename(columns=str.lower)  # unquoted names come back upper-case

@@ -1,0 +1,26 @@
+"""Resource for the warehouse the dbt target builds in, for the Python steps that meet it outside dbt."""
+
+from collections.abc import Callable
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from csops.ingest.snowflake_publish import PublishResult
+from csops.quality.expectations import sample_query
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The embedded default: the DuckDB file ingest writes is the `duckdb` dbt target's warehouse, so raw rows need
+    no publishing and tables are read from that file. `orchestration.snowflake_warehouse.SnowflakeWarehouse` is the
+    scale-out one."""
+
+    def publish_raw(
+        self, con: duckdb.DuckDBPyConnection, source: str, run_id: str, log: Callable[[str], None]
+    ) -> PublishResult | None:
+        """Make the rows ingest loaded into `con`'s raw table readable by the dbt target; None: nothing to do."""
+        return None
+
+    def sample(self, con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+        """A sample of at most `SAMPLE_ROWS` rows of the dbt-built `table` (`schema.name`), for the GX gates."""
+        return con.execute(sample_query(table)).df()
