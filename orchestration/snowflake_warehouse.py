@@ -11,13 +11,20 @@ from dagster_snowflake import SnowflakeResource
 
 from csops.ingest.snowflake_publish import PublishResult, publish_source
 from csops.quality.expectations import snowflake_sample_query
+from csops.snowflake_io import copy_to_duckdb, replace_in_snowflake
 from orchestration.warehouse import Warehouse
+
+
+# Change markers of incremental models (an engine's HASH, 64-bit signed on Snowflake, unsigned on DuckDB): how dbt
+# decides which rows to rewrite, read by no Python step.
+INCREMENTAL_BOOKKEEPING = ("inputs_hash",)
 
 
 class SnowflakeWarehouse(Warehouse):
     """Publishes every load ingest recorded and Snowflake has not received yet into `<database>.raw` (PUT + COPY
     INTO, one transaction per group of loads with the publish ledger), where the dbt `snowflake` target's sources are;
-    samples dbt-built tables in Snowflake."""
+    samples dbt-built tables in Snowflake; copies the tables the ML steps read into the local DuckDB file (streamed as
+    Arrow batches) and their results back (Parquet, COPY INTO, swapped in atomically)."""
 
     snowflake: SnowflakeResource
     # Where the Parquet files wait for their PUT (deleted after each group); the system temp folder by default.
@@ -33,3 +40,13 @@ class SnowflakeWarehouse(Warehouse):
         with self.snowflake.get_connection() as connection:
             frame = connection.cursor().execute(snowflake_sample_query(table)).fetch_pandas_all()
         return frame.rename(columns=str.lower)  # unquoted names come back upper-case
+
+    def fetch_tables(self, con: duckdb.DuckDBPyConnection, tables: list[str], log: Callable[[str], None]) -> None:
+        with self.snowflake.get_connection() as connection:
+            for table in tables:
+                copy_to_duckdb(connection, con, table, INCREMENTAL_BOOKKEEPING, log)
+
+    def store_tables(self, con: duckdb.DuckDBPyConnection, tables: list[str], log: Callable[[str], None]) -> None:
+        with self.snowflake.get_connection() as connection:
+            for table in tables:
+                log(f"{table}: {replace_in_snowflake(con, connection, table, Path(self.export_dir)):,} rows to Snowflake")

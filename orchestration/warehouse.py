@@ -12,7 +12,7 @@ from csops.quality.expectations import sample_query
 
 class Warehouse(dg.ConfigurableResource):
     """The embedded default: the DuckDB file ingest writes is the `duckdb` dbt target's warehouse, so raw rows need
-    no publishing and tables are read from that file. `orchestration.snowflake_warehouse.SnowflakeWarehouse` is the
+    no publishing and every table is read and written in that file. `orchestration.snowflake_warehouse.SnowflakeWarehouse` is the
     scale-out one."""
 
     def publish_raw(
@@ -24,3 +24,9 @@ class Warehouse(dg.ConfigurableResource):
     def sample(self, con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
         """A sample of at most `SAMPLE_ROWS` rows of the dbt-built `table` (`schema.name`), for the GX gates."""
         return con.execute(sample_query(table)).df()
+
+    def fetch_tables(self, con: duckdb.DuckDBPyConnection, tables: list[str], log: Callable[[str], None]) -> None:
+        """Bring the dbt-built `tables` into `con` for the Python steps that read them; here they are there."""
+
+    def store_tables(self, con: duckdb.DuckDBPyConnection, tables: list[str], log: Callable[[str], None]) -> None:
+        """Make the tables Python steps wrote into `con` readable in the warehouse; here they are."""

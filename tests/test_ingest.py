@@ -254,3 +254,25 @@ def test_timestamps_ending_in_z_parse_as_the_time_zone_aware_cast_does():
             "FROM (SELECT UNNEST(?::VARCHAR[]) AS occurred_at)", [texts]).fetchall()
     assert [fast for fast, _ in rows] == [aware for _, aware in rows]
     assert rows[0][0] == datetime(2024, 3, 1, 10) and rows[6][0] == datetime(2024, 3, 1, 8)
+
+
+def test_snowflake_publish_groups_loads_in_order_up_to_the_row_limit():
+    from csops.ingest.snowflake_publish import Load, copy_groups
+
+    loads = [Load(f"b{i}", datetime(2026, 1, 1 + i), rows) for i, rows in enumerate([3, 4, 10, 1, 1])]
+    groups = copy_groups(loads, rows_per_copy=7)
+    assert [[load.batch_file for load in group] for group in groups] == [["b0", "b1"], ["b2"], ["b3", "b4"]]
+    assert copy_groups([], rows_per_copy=7) == []
+
+
+def test_every_raw_column_type_and_the_ml_tables_types_have_a_snowflake_type():
+    from csops.ingest.tables import raw_columns
+    from csops.snowflake_io import snowflake_type
+
+    kinds = {kind for source in contract.SOURCE_NAMES for kind in raw_columns(source).values()}
+    assert {snowflake_type(kind) for kind in kinds} == {
+        "varchar", "timestamp_ntz", "date", "number(18,2)", "number(38,0)", "float"}
+    assert snowflake_type("DECIMAL(38,4)") == "number(38,4)" and snowflake_type("BOOLEAN") == "boolean"
+    assert snowflake_type("VARCHAR[]") == "array" and snowflake_type("TIMESTAMP_S") == "timestamp_ntz"
+    with pytest.raises(ValueError, match="no Snowflake type for DuckDB type"):
+        snowflake_type("INTERVAL")

@@ -51,11 +51,13 @@ def ml_env(tmp_path, monkeypatch, built_warehouse):
 
 def test_ml_assets_train_register_and_score_every_active_account(ml_env):
     from orchestration.defs import ml_assets
+    from orchestration.warehouse import Warehouse
 
     db, registry = ml_env
     assets = [ml_assets.feature_snapshots, ml_assets.point_in_time_check,
               *ml_assets.task_defs["churn"], *ml_assets.task_defs["expansion"]]
-    result = dg.materialize(assets, resources={"duckdb": DuckDBResource(database=str(db))}, raise_on_error=False)
+    result = dg.materialize(assets, resources={"duckdb": DuckDBResource(database=str(db)), "warehouse": Warehouse()},
+                            raise_on_error=False)
     assert result.success
     checks = {(e.event_specific_data.asset_key.to_user_string(), e.event_specific_data.check_name):
               e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}

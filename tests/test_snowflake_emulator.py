@@ -23,6 +23,7 @@ from typing import NamedTuple
 import dagster as dg
 import duckdb
 import fakesnow
+import pandas as pd
 import pytest
 import snowflake.connector
 import yaml
@@ -56,9 +57,10 @@ def snowflake_warehouse(server: dict):
     from orchestration.snowflake_warehouse import SnowflakeWarehouse
 
     address = {key: server[key] for key in ("host", "port", "protocol")}
+    # An emulator error is an HTTP 500, which the connector retries until the network timeout: fail within minutes.
     return SnowflakeWarehouse(snowflake=SnowflakeResource(
         account=server["account"], user=server["user"], password=server["password"], database=DATABASE,
-        additional_snowflake_connection_args=address))
+        network_timeout=120, additional_snowflake_connection_args=address))
 
 
 def raw_rows_in_emulator(connection) -> dict[str, int]:
@@ -267,3 +269,51 @@ def test_a_load_snowflake_disagrees_with_is_not_committed(builds, tmp_path):
             publish_source(con, builds.connection, "activities", run_id="lost", work_dir=tmp_path)
         assert [load.batch_file for load in pending_loads(con, builds.connection.cursor(), "activities")] == ["lost.csv"]
     assert raw_rows_in_emulator(builds.connection) == before
+
+
+def ml_table(con_or_cursor, table: str, columns: list[tuple[str, str]], dialect: str) -> pd.DataFrame:
+    """`table` sorted by its keys, volatile columns dropped, one representation per value across the two ends:
+    timestamps as numbers (see EPOCH_MICROSECONDS), dates as datetimes, lists as tuples (Snowflake returns an ARRAY
+    as JSON text)."""
+    select = ", ".join(f"{EPOCH_MICROSECONDS[dialect].format(c=name)} as {name}" if kind.startswith("TIMESTAMP")
+                       else name for name, kind in columns if name != "scored_at")
+    cursor = con_or_cursor.execute(f"select {select} from {table}")
+    frame = (cursor.fetch_pandas_all() if dialect == "snowflake" else cursor.df()).rename(columns=str.lower)
+    for name, kind in columns:
+        if kind.endswith("[]"):
+            frame[name] = frame[name].map(lambda v: None if v is None else tuple(json.loads(v) if isinstance(v, str)
+                                                                                 else v))
+        elif kind == "DATE":
+            frame[name] = pd.to_datetime(frame[name])
+    frame = frame.sort_values(["account_id", *[c for c in ("snapshot_date", "as_of_date") if c in frame]])
+    return frame.reset_index(drop=True).map(normalised)
+
+
+def test_the_model_steps_run_on_snowflake(builds, tmp_path, monkeypatch):
+    """Feature snapshots, a training set and scores with the Snowflake warehouse and an empty local DuckDB file: the
+    inputs come from Snowflake, the results go back, and both equal the same steps on the DuckDB reference."""
+    from orchestration.defs import ml_assets
+    from orchestration.warehouse import Warehouse
+
+    monkeypatch.setenv("CSOPS_MODELS_DIR", str(tmp_path / "models"))  # no champion: both score with the fallback
+    steps = [ml_assets.feature_snapshots, ml_assets.churn_training_set, ml_assets.churn_scores]
+    local = tmp_path / "local.duckdb"
+    on_snowflake = dg.materialize(steps, resources={"duckdb": DuckDBResource(database=str(local)),
+                                                    "warehouse": snowflake_warehouse(builds.server)},
+                                  raise_on_error=False)
+    assert on_snowflake.success
+    reference = tmp_path / "reference.duckdb"
+    shutil.copy(builds.reference, reference)
+    on_duckdb = dg.materialize(steps, resources={"duckdb": DuckDBResource(database=str(reference)),
+                                                 "warehouse": Warehouse()}, raise_on_error=False)
+    assert on_duckdb.success
+    cursor = builds.connection.cursor()
+    with duckdb.connect(str(local), read_only=True) as fetched, duckdb.connect(str(reference), read_only=True) as ref:
+        for table in ("ml.feature_snapshots", "ml.churn_training_set", "ml.churn_scores"):
+            columns = ref.execute("select column_name, data_type from duckdb_columns() where schema_name = ? and "
+                                  "table_name = ? order by column_index", table.split(".")).fetchall()
+            expected = ml_table(ref, table, columns, "duckdb")
+            assert len(expected) > 0
+            pd.testing.assert_frame_equal(ml_table(fetched, table, columns, "duckdb"), expected, check_dtype=False)
+            pd.testing.assert_frame_equal(ml_table(cursor, f"{DATABASE}.{table}", columns, "snowflake"), expected,
+                                          check_dtype=False)

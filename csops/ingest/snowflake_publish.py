@@ -2,15 +2,15 @@
 
 Ingest validates, quarantines and deduplicates in the local DuckDB file exactly as on the embedded default; this
 copies each load it recorded in the ledger (one batch file, one `_loaded_at`) to Snowflake the way Snowflake loads
-bulk data: Parquet files written by DuckDB (streamed, never held in memory), `PUT` to the table's stage, `COPY INTO`.
-A load is published in one transaction together with its row in `raw.publish_ledger`, so a failed or repeated run
-never loses or doubles rows: the next run publishes what the ledger does not list yet.
+bulk data (`csops.snowflake_io`: Parquet, `PUT` to the table's stage, `COPY INTO`). A group of loads is published in
+one transaction together with its rows in `raw.publish_ledger`, so a failed or repeated run never loses or doubles
+rows: the next run publishes what the ledger does not list yet. A group that fails after its `PUT` leaves its files
+under its own prefix of the table stage, where no later `COPY` looks.
 """
 
 from __future__ import annotations
 
 import tempfile
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,29 +19,18 @@ from pathlib import Path
 import duckdb
 
 from csops.ingest import tables
+from csops.snowflake_io import column_list, copy_from_stage, snowflake_type, stage_query, table_stage
 
 PUBLISH_LEDGER = f"{tables.RAW_SCHEMA}.publish_ledger"
 PUBLISH_LEDGER_COLUMNS = {
-    "SOURCE": "varchar",
-    "BATCH_FILE": "varchar",
-    "LOADED_AT": "timestamp_ntz",  # the local ledger's loaded_at: with batch_file, names one load
-    "ROWS_PUBLISHED": "number(38,0)",
-    "PUBLISHED_AT": "timestamp_ntz",
-    "RUN_ID": "varchar",
+    "source": "varchar",
+    "batch_file": "varchar",
+    "loaded_at": "timestamp_ntz",  # the local ledger's loaded_at: with batch_file, names one load
+    "rows_published": "number(38,0)",
+    "published_at": "timestamp_ntz",
+    "run_id": "varchar",
 }
-# Raw column types as ingest declares them in DuckDB, and the Snowflake type of the same values.
-SNOWFLAKE_TYPES = {
-    "VARCHAR": "varchar",
-    "TIMESTAMP": "timestamp_ntz",  # naive UTC, as on DuckDB
-    "DATE": "date",
-    "DECIMAL(18, 2)": "number(18,2)",
-    "BIGINT": "number(38,0)",
-    "DOUBLE": "float",
-}
-# Rows per COPY INTO: a few loads share one transaction; the files are split at PARQUET_FILE_BYTES, the size
-# Snowflake's loading guide recommends (100-250 MB compressed), so large loads copy in parallel.
-ROWS_PER_COPY = 5_000_000
-PARQUET_FILE_BYTES = "128MB"
+ROWS_PER_COPY = 5_000_000  # a few loads share one transaction; a larger load alone
 
 
 @dataclass(frozen=True)
@@ -59,23 +48,12 @@ class PublishResult:
     files: int
 
 
-def snowflake_columns(source: str) -> dict[str, str]:
-    """The raw table's columns with Snowflake types; upper-case, as unquoted names resolve on Snowflake."""
-    unknown = {kind for kind in tables.raw_columns(source).values() if kind not in SNOWFLAKE_TYPES}
-    if unknown:
-        raise ValueError(f"raw.{source}: no Snowflake type for DuckDB type(s) {sorted(unknown)} in SNOWFLAKE_TYPES")
-    return {name.upper(): SNOWFLAKE_TYPES[kind] for name, kind in tables.raw_columns(source).items()}
-
-
-def _ddl(table: str, columns: dict[str, str]) -> str:
-    return f"create table if not exists {table} (" + ", ".join(f'"{n}" {t}' for n, t in columns.items()) + ")"
-
-
 def ensure_snowflake_tables(cursor, source: str) -> None:
     """The `raw` schema, the source's table and the publish ledger, created when missing (DDL commits on its own)."""
+    raw = {name: snowflake_type(kind) for name, kind in tables.raw_columns(source).items()}
     cursor.execute(f"create schema if not exists {tables.RAW_SCHEMA}")
-    cursor.execute(_ddl(tables.raw_table(source), snowflake_columns(source)))
-    cursor.execute(_ddl(PUBLISH_LEDGER, PUBLISH_LEDGER_COLUMNS))
+    cursor.execute(f"create table if not exists {tables.raw_table(source)} ({column_list(raw)})")
+    cursor.execute(f"create table if not exists {PUBLISH_LEDGER} ({column_list(PUBLISH_LEDGER_COLUMNS)})")
 
 
 def pending_loads(con: duckdb.DuckDBPyConnection, cursor, source: str) -> list[Load]:
@@ -132,24 +110,14 @@ def _publish_group(con, cursor, source: str, group: list[Load], folder: Path, ru
     con.execute("CREATE OR REPLACE TEMP TABLE __publish (batch_file VARCHAR, loaded_at TIMESTAMP)")
     con.executemany("INSERT INTO __publish VALUES (?, ?)", [(load.batch_file, load.loaded_at) for load in group])
     columns = ", ".join(f'r."{name}"' for name in tables.raw_columns(source))
-    con.execute(
-        f"COPY (SELECT {columns} FROM {tables.raw_table(source)} r SEMI JOIN __publish p "
-        "ON r._batch_file = p.batch_file AND r._loaded_at = p.loaded_at) "
-        f"TO '{folder}' (FORMAT parquet, FILE_SIZE_BYTES '{PARQUET_FILE_BYTES}')")
+    stage = table_stage(tables.raw_table(source))
+    files = stage_query(con, cursor, f"SELECT {columns} FROM {tables.raw_table(source)} r SEMI JOIN __publish p "
+                        "ON r._batch_file = p.batch_file AND r._loaded_at = p.loaded_at", stage, folder)
     con.execute("DROP TABLE __publish")
-    files = sorted(folder.glob("*.parquet"))
-    stage = f"@%{source}/csops_{uuid.uuid4().hex}/"  # one prefix per group: COPY reads exactly these files
-    if files:
-        cursor.execute(f"put 'file://{folder}/*.parquet' {stage} auto_compress = false")
     now = datetime.now(UTC).replace(tzinfo=None)
     cursor.execute("begin")
     try:
-        copied = 0
-        if files:
-            results = cursor.execute(
-                f"copy into {tables.raw_table(source)} from {stage} file_format = (type = parquet) "
-                "match_by_column_name = case_insensitive on_error = abort_statement purge = true").fetchall()
-            copied = sum(row[3] for row in results if len(row) > 3)
+        copied = copy_from_stage(cursor, tables.raw_table(source), stage) if files else 0
         if copied != expected:
             raise RuntimeError(f"raw.{source}: Snowflake copied {copied:,} rows, the local ledger has {expected:,} "
                                f"for {len(group)} load(s); nothing of them committed")
@@ -161,4 +129,5 @@ def _publish_group(con, cursor, source: str, group: list[Load], folder: Path, ru
     except BaseException:
         cursor.execute("rollback")
         raise
-    return len(files), copied
+    return files, copied
+

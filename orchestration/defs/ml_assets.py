@@ -6,7 +6,9 @@
     ml/<task>_model + marts -> ml/<task>_scores             (checks: every_active_account_scored (blocking),
                                                              score_drift, feature_drift)
 
-Tables are written to the DuckDB schema `ml`; models to the registry (`CSOPS_MODELS_DIR`, default `<repo>/models`).
+Tables are written to the DuckDB schema `ml`; on the `snowflake` target the `warehouse` resource first copies the
+dbt-built inputs from Snowflake into the local DuckDB file and then the `ml` tables to Snowflake. Models go to the
+registry (`CSOPS_MODELS_DIR`, default `<repo>/models`).
 Jobs: `ml_weekly_retrain` (Mondays 04:00 UTC) and `ml_daily_scoring` (06:00 UTC), each with the ingest and dbt steps
 upstream of what it refreshes.
 """
@@ -25,6 +27,7 @@ from ml.leakage import check_point_in_time
 from ml.registry import Registry
 from ml.report import metrics_table
 from orchestration.defs.raw_assets import DUCKDB_POOL
+from orchestration.warehouse import Warehouse
 
 GROUP = "ml"
 FEATURE_SNAPSHOTS = dg.AssetKey(["ml", "feature_snapshots"])
@@ -36,6 +39,9 @@ FEATURE_SOURCES = [
     dg.AssetKey(["intermediate", "int_account_versions"]),
 ]
 REVENUE_EVENTS = dg.AssetKey(["marts", "fct_revenue_events"])
+# Every dbt-built table the ML steps read: on the `snowflake` target, copied into the local DuckDB file first.
+ML_INPUT_TABLES = [".".join(key.path) for key in (*FEATURE_SOURCES, REVENUE_EVENTS)] + [
+    "intermediate.int_feature_calendar_bounds", "intermediate.int_revenue_bounds"]
 
 
 def _key(task: str, what: str) -> dg.AssetKey:
@@ -59,11 +65,15 @@ def _registry() -> Registry:
     description="Point-in-time features of every active account every 7 days back from the as-of date "
     "(table ml.feature_snapshots): the rows every training set and score is built from.",
 )
-def feature_snapshots(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def feature_snapshots(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse: Warehouse
+) -> dg.MaterializeResult:
     cfg = _config()
     with duckdb.get_connection() as con:
+        warehouse.fetch_tables(con, ML_INPUT_TABLES, context.log.info)
         frame, as_of = pipeline.build_feature_snapshots(con, cfg)
         pipeline.write_table(con, frame, pipeline.FEATURE_TABLE)
+        warehouse.store_tables(con, [pipeline.FEATURE_TABLE], context.log.info)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(frame), "accounts": int(frame["account_id"].nunique()),
         "snapshot_days": int(frame["snapshot_date"].nunique()), "as_of_date": str(as_of),
@@ -105,14 +115,18 @@ def build_task_assets(task: str) -> list:
         description=f"{task.capitalize()} labels of every feature snapshot (outcome within the horizon; unknown when "
         f"the window runs past the as-of date) and its temporal slice (table {pipeline.training_table(task)}).",
     )
-    def training_set(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    def training_set(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse: Warehouse
+    ) -> dg.MaterializeResult:
         cfg = _config()
+        # Labels come from the revenue events fetched with the snapshots' inputs, so both describe the same data.
         with duckdb.get_connection() as con:
             features = pipeline.read_table(con, pipeline.FEATURE_TABLE)
             as_of = data_bounds(con)[1]
             labelled = pipeline.build_training_set(con, features, task, cfg, as_of)
             pipeline.write_table(con, labelled[["account_id", "snapshot_date", *pipeline.LABEL_COLUMNS]],
                                  pipeline.training_table(task))
+            warehouse.store_tables(con, [pipeline.training_table(task)], context.log.info)
         summary = pipeline.training_set_summary(labelled)
         return dg.MaterializeResult(metadata={
             "dagster/row_count": summary["rows"], "labelled_rows": summary["labelled_rows"],
@@ -193,15 +207,17 @@ def build_task_assets(task: str) -> list:
         f"{pipeline.scores_table(task)}): calibrated probability, risk band, top reasons in plain words, model "
         "version and data as-of date; PSI drift vs the test slice in ml." + f"{task}_drift.",
     )
-    def scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    def scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse: Warehouse) -> dg.MaterializeResult:
         cfg = _config()
         with duckdb.get_connection() as con:
+            warehouse.fetch_tables(con, ML_INPUT_TABLES, context.log.info)
             run = pipeline.score_task(con, task, cfg, _registry())
             pipeline.write_table(con, run.scores, pipeline.scores_table(task))
             report = run.drift if run.drift is not None else pd.DataFrame(columns=["kind", "name", "psi", "status"])
             report = report.assign(task=task, model_version=run.model.version if run.model else None,
                                    as_of_date=run.as_of)
             pipeline.write_table(con, report, f"ml.{task}_drift")
+            warehouse.store_tables(con, [pipeline.scores_table(task), f"ml.{task}_drift"], context.log.info)
         bands = run.scores["risk_band"].value_counts().to_dict()
         return dg.MaterializeResult(metadata={
             "dagster/row_count": len(run.scores), "as_of_date": str(run.as_of),
