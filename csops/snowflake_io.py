@@ -1,6 +1,6 @@
 """Tables between the local DuckDB file and Snowflake, moved the bulk way each end is built for: DuckDB writes
 Parquet files that go up with `PUT` and `COPY INTO`; Snowflake results come down as Arrow batches DuckDB appends.
-Either way rows stream in batches, so memory stays bounded by a batch, not by the table."""
+Either way rows stream, so memory stays bounded by a few batches (the connector prefetches some), not by the table."""
 
 from __future__ import annotations
 
@@ -23,8 +23,10 @@ _SNOWFLAKE_TYPES = {
     "BOOLEAN": "boolean",
     "DOUBLE": "float",
     "FLOAT": "float",
-    **dict.fromkeys(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                     "UBIGINT"), "number(38,0)"),
+    # Not HUGEINT: DuckDB writes it to Parquet as DOUBLE, so it would arrive rounded.
+    **dict.fromkeys(
+        ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"), "number(38,0)"
+    ),
 }
 _DUCKDB_TYPES = {"TEXT": "VARCHAR", "DATE": "DATE", "TIMESTAMP_NTZ": "TIMESTAMP", "BOOLEAN": "BOOLEAN", "REAL": "DOUBLE"}
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
@@ -77,34 +79,38 @@ def copy_from_stage(cursor, table: str, stage: str) -> int:
 
 
 def table_stage(table: str) -> str:
-    """A fresh folder of `table`'s own stage: a COPY from it reads exactly the files put there."""
-    return f"@%{table.split('.')[-1]}/csops_{uuid.uuid4().hex}/"
+    """A fresh folder of the stage of `table` (schema.name; qualified, as `@%name` means the session's schema): a
+    COPY from it reads exactly the files put there."""
+    schema, name = table.split(".")
+    return f"@{schema}.%{name}/csops_{uuid.uuid4().hex}/"
 
 
 def replace_in_snowflake(
     con: duckdb.DuckDBPyConnection, connection, table: str, work_dir: Path | None = None
 ) -> int:
     """Replace Snowflake's `table` (schema.name) with the rows of the DuckDB table of the same name; the row count.
-    Readers see the old rows until the new ones are complete: they load into a side table first, and
-    `CREATE OR REPLACE ... AS SELECT` swaps them in atomically."""
+    Readers see the old rows until the new ones are complete: they load into a transient side table of this call's
+    own, and `CREATE OR REPLACE ... COPY GRANTS AS SELECT` swaps them in atomically, keeping the table's grants."""
     schema, name = table.split(".")
     columns = dict(con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
         "ORDER BY column_index", [schema, name]).fetchall())
     expected = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    loading = f"{schema}.{name}__csops_load"
+    loading = f"{schema}.{name}__load_{uuid.uuid4().hex[:12]}"
     cursor = connection.cursor()
     cursor.execute(f"create schema if not exists {schema}")
-    cursor.execute(f"create or replace table {loading} ("
+    cursor.execute(f"create transient table {loading} ("
                    + column_list({c: snowflake_type(kind) for c, kind in columns.items()}) + ")")
-    stage = table_stage(loading)
-    with tempfile.TemporaryDirectory(prefix="csops_replace_", dir=work_dir) as folder:
-        loaded = copy_from_stage(cursor, loading, stage) if stage_query(
-            con, cursor, f"SELECT * FROM {table}", stage, Path(folder)) else 0
-    if loaded != expected:
-        raise RuntimeError(f"{table}: Snowflake loaded {loaded:,} rows of {expected:,}; the old table stays")
-    cursor.execute(f"create or replace table {table} as select * from {loading}")
-    cursor.execute(f"drop table {loading}")
+    try:
+        stage = table_stage(loading)
+        with tempfile.TemporaryDirectory(prefix="csops_replace_", dir=work_dir) as folder:
+            loaded = copy_from_stage(cursor, loading, stage) if stage_query(
+                con, cursor, f"SELECT * FROM {table}", stage, Path(folder)) else 0
+        if loaded != expected:
+            raise RuntimeError(f"{table}: Snowflake loaded {loaded:,} rows of {expected:,}; the old table stays")
+        cursor.execute(f"create or replace table {table} copy grants as select * from {loading}")
+    finally:
+        cursor.execute(f"drop table if exists {loading}")
     return loaded
 
 

@@ -18,6 +18,15 @@ from orchestration.warehouse import Warehouse
 # Change markers of incremental models (an engine's HASH, 64-bit signed on Snowflake, unsigned on DuckDB): how dbt
 # decides which rows to rewrite, read by no Python step.
 INCREMENTAL_BOOKKEEPING = ("inputs_hash",)
+# Which run copied which table into the local file: a run's steps share one copy (a retrain run has three readers).
+FETCH_LOG = "main.csops_snowflake_fetches"
+
+
+def snowflake_connection(**fields) -> SnowflakeResource:
+    """dagster-snowflake's resource with what these steps rely on, whatever the account's defaults: autocommit (so
+    their explicit BEGIN/COMMIT delimit the transactions) and scaled numbers read as decimals, not floats."""
+    extra = {"arrow_number_to_decimal": True, **(fields.pop("additional_snowflake_connection_args", None) or {})}
+    return SnowflakeResource(autocommit=True, additional_snowflake_connection_args=extra, **fields)
 
 
 class SnowflakeWarehouse(Warehouse):
@@ -41,12 +50,19 @@ class SnowflakeWarehouse(Warehouse):
             frame = connection.cursor().execute(snowflake_sample_query(table)).fetch_pandas_all()
         return frame.rename(columns=str.lower)  # unquoted names come back upper-case
 
-    def fetch_tables(self, con: duckdb.DuckDBPyConnection, tables: list[str], log: Callable[[str], None]) -> None:
+    def fetch_tables(
+        self, con: duckdb.DuckDBPyConnection, tables: list[str], run_id: str, log: Callable[[str], None]
+    ) -> None:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {FETCH_LOG} (table_name VARCHAR, run_id VARCHAR, row_count BIGINT)")
+        fetched = {table for (table,) in con.execute(
+            f"SELECT table_name FROM {FETCH_LOG} WHERE run_id = ?", [run_id]).fetchall()}
         with self.snowflake.get_connection() as connection:
-            for table in tables:
-                copy_to_duckdb(connection, con, table, INCREMENTAL_BOOKKEEPING, log)
+            for table in [t for t in tables if t not in fetched]:
+                rows = copy_to_duckdb(connection, con, table, INCREMENTAL_BOOKKEEPING, log)
+                con.execute(f"INSERT INTO {FETCH_LOG} VALUES (?, ?, ?)", [table, run_id, rows])
 
     def store_tables(self, con: duckdb.DuckDBPyConnection, tables: list[str], log: Callable[[str], None]) -> None:
         with self.snowflake.get_connection() as connection:
             for table in tables:
-                log(f"{table}: {replace_in_snowflake(con, connection, table, Path(self.export_dir)):,} rows to Snowflake")
+                rows = replace_in_snowflake(con, connection, table, Path(self.export_dir))
+                log(f"{table}: {rows:,} rows to Snowflake")

@@ -12,8 +12,8 @@ from csops.quality.expectations import sample_query
 
 class Warehouse(dg.ConfigurableResource):
     """The embedded default: the DuckDB file ingest writes is the `duckdb` dbt target's warehouse, so raw rows need
-    no publishing and every table is read and written in that file. `orchestration.snowflake_warehouse.SnowflakeWarehouse` is the
-    scale-out one."""
+    no publishing and every table is read and written in that file. The scale-out one is
+    `orchestration.snowflake_warehouse.SnowflakeWarehouse`."""
 
     def publish_raw(
         self, con: duckdb.DuckDBPyConnection, source: str, run_id: str, log: Callable[[str], None]
@@ -22,11 +22,15 @@ class Warehouse(dg.ConfigurableResource):
         return None
 
     def sample(self, con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
-        """A sample of at most `SAMPLE_ROWS` rows of the dbt-built `table` (`schema.name`), for the GX gates."""
+        """A sample of at most `SAMPLE_ROWS` rows of the dbt-built `table` (`schema.name`), for the GX gates (the
+        same rows each time on DuckDB; Snowflake takes no seed with a fixed row count)."""
         return con.execute(sample_query(table)).df()
 
-    def fetch_tables(self, con: duckdb.DuckDBPyConnection, tables: list[str], log: Callable[[str], None]) -> None:
-        """Bring the dbt-built `tables` into `con` for the Python steps that read them; here they are there."""
+    def fetch_tables(
+        self, con: duckdb.DuckDBPyConnection, tables: list[str], run_id: str, log: Callable[[str], None]
+    ) -> None:
+        """Bring the dbt-built `tables` into `con` for the Python steps of run `run_id` that read them (once per run);
+        here they are there."""
 
     def store_tables(self, con: duckdb.DuckDBPyConnection, tables: list[str], log: Callable[[str], None]) -> None:
         """Make the tables Python steps wrote into `con` readable in the warehouse; here they are."""

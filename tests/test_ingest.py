@@ -259,7 +259,7 @@ def test_timestamps_ending_in_z_parse_as_the_time_zone_aware_cast_does():
 def test_snowflake_publish_groups_loads_in_order_up_to_the_row_limit():
     from csops.ingest.snowflake_publish import Load, copy_groups
 
-    loads = [Load(f"b{i}", datetime(2026, 1, 1 + i), rows) for i, rows in enumerate([3, 4, 10, 1, 1])]
+    loads = [Load(f"b{i}", f"sha{i}", datetime(2026, 1, 1 + i), rows) for i, rows in enumerate([3, 4, 10, 1, 1])]
     groups = copy_groups(loads, rows_per_copy=7)
     assert [[load.batch_file for load in group] for group in groups] == [["b0", "b1"], ["b2"], ["b3", "b4"]]
     assert copy_groups([], rows_per_copy=7) == []

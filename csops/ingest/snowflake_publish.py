@@ -25,7 +25,10 @@ PUBLISH_LEDGER = f"{tables.RAW_SCHEMA}.publish_ledger"
 PUBLISH_LEDGER_COLUMNS = {
     "source": "varchar",
     "batch_file": "varchar",
-    "loaded_at": "timestamp_ntz",  # the local ledger's loaded_at: with batch_file, names one load
+    # With batch_file, names one batch's content: a rebuilt local file that loads the same batches again (new
+    # loaded_at) publishes nothing twice.
+    "content_sha256": "varchar",
+    "loaded_at": "timestamp_ntz",
     "rows_published": "number(38,0)",
     "published_at": "timestamp_ntz",
     "run_id": "varchar",
@@ -36,6 +39,7 @@ ROWS_PER_COPY = 5_000_000  # a few loads share one transaction; a larger load al
 @dataclass(frozen=True)
 class Load:
     batch_file: str
+    content_sha256: str
     loaded_at: datetime
     rows: int
 
@@ -59,9 +63,9 @@ def ensure_snowflake_tables(cursor, source: str) -> None:
 def pending_loads(con: duckdb.DuckDBPyConnection, cursor, source: str) -> list[Load]:
     """Loads of `source` in the local ledger that Snowflake's publish ledger does not list, oldest first."""
     published = set(cursor.execute(
-        f"select batch_file, loaded_at from {PUBLISH_LEDGER} where source = %s", (source,)).fetchall())
+        f"select batch_file, content_sha256 from {PUBLISH_LEDGER} where source = %s", (source,)).fetchall())
     local = con.execute(
-        f"SELECT batch_file, loaded_at, rows_loaded FROM {tables.LEDGER_TABLE} "
+        f"SELECT batch_file, content_sha256, loaded_at, rows_loaded FROM {tables.LEDGER_TABLE} "
         "WHERE source = ? AND status = 'loaded' ORDER BY loaded_at, batch_file", [source]).fetchall()
     return [Load(*row) for row in local if row[:2] not in published]
 
@@ -122,9 +126,10 @@ def _publish_group(con, cursor, source: str, group: list[Load], folder: Path, ru
             raise RuntimeError(f"raw.{source}: Snowflake copied {copied:,} rows, the local ledger has {expected:,} "
                                f"for {len(group)} load(s); nothing of them committed")
         cursor.executemany(
-            f"insert into {PUBLISH_LEDGER} (source, batch_file, loaded_at, rows_published, published_at, run_id) "
-            "values (%s, %s, %s, %s, %s, %s)",
-            [(source, load.batch_file, load.loaded_at, load.rows, now, run_id) for load in group])
+            f"insert into {PUBLISH_LEDGER} (source, batch_file, content_sha256, loaded_at, rows_published, "
+            "published_at, run_id) values (%s, %s, %s, %s, %s, %s, %s)",
+            [(source, load.batch_file, load.content_sha256, load.loaded_at, load.rows, now, run_id)
+             for load in group])
         cursor.execute("commit")
     except BaseException:
         cursor.execute("rollback")

@@ -70,7 +70,7 @@ def feature_snapshots(
 ) -> dg.MaterializeResult:
     cfg = _config()
     with duckdb.get_connection() as con:
-        warehouse.fetch_tables(con, ML_INPUT_TABLES, context.log.info)
+        warehouse.fetch_tables(con, ML_INPUT_TABLES, context.run_id, context.log.info)
         frame, as_of = pipeline.build_feature_snapshots(con, cfg)
         pipeline.write_table(con, frame, pipeline.FEATURE_TABLE)
         warehouse.store_tables(con, [pipeline.FEATURE_TABLE], context.log.info)
@@ -210,7 +210,7 @@ def build_task_assets(task: str) -> list:
     def scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse: Warehouse) -> dg.MaterializeResult:
         cfg = _config()
         with duckdb.get_connection() as con:
-            warehouse.fetch_tables(con, ML_INPUT_TABLES, context.log.info)
+            warehouse.fetch_tables(con, ML_INPUT_TABLES, context.run_id, context.log.info)
             run = pipeline.score_task(con, task, cfg, _registry())
             pipeline.write_table(con, run.scores, pipeline.scores_table(task))
             report = run.drift if run.drift is not None else pd.DataFrame(columns=["kind", "name", "psi", "status"])

@@ -17,12 +17,11 @@ def warehouse(settings: Settings) -> Warehouse:
     profile (secrets as `EnvVar`, read when a run starts); otherwise the DuckDB file."""
     if settings.dbt_target != "snowflake":
         return Warehouse()
-    from dagster_snowflake import SnowflakeResource
+    from orchestration.snowflake_warehouse import SnowflakeWarehouse, snowflake_connection
 
-    from orchestration.snowflake_warehouse import SnowflakeWarehouse
-
-    optional = {"role": "SNOWFLAKE_ROLE", "warehouse": "SNOWFLAKE_WAREHOUSE"}  # unset: the user's default
-    return SnowflakeWarehouse(snowflake=SnowflakeResource(
+    # Unset when the definitions load: the user's default (a role or warehouse only the run's machine sets is not seen).
+    optional = {"role": "SNOWFLAKE_ROLE", "warehouse": "SNOWFLAKE_WAREHOUSE"}
+    return SnowflakeWarehouse(snowflake=snowflake_connection(
         account=dg.EnvVar("SNOWFLAKE_ACCOUNT"),
         user=dg.EnvVar("SNOWFLAKE_USER"),
         password=dg.EnvVar("SNOWFLAKE_PASSWORD"),
