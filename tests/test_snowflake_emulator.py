@@ -111,10 +111,15 @@ def normalised(value):
     return value
 
 
+def comparable_select(table: str, columns: list[tuple[str, str]], dialect: str) -> str:
+    """`select` of `columns` (name, DuckDB type) with timestamps as numbers (see EPOCH_MICROSECONDS)."""
+    return "select " + ", ".join(f"{EPOCH_MICROSECONDS[dialect].format(c=name)} as {name}"
+                                 if kind.startswith("TIMESTAMP") else name for name, kind in columns) + f" from {table}"
+
+
 def rows_of(cursor, table: str, columns: list[tuple[str, str]], dialect: str) -> list[tuple]:
-    select = ", ".join(EPOCH_MICROSECONDS[dialect].format(c=name) if kind.startswith("TIMESTAMP") else name
-                       for name, kind in columns)
-    rows = [tuple(normalised(v) for v in row) for row in cursor.execute(f"select {select} from {table}").fetchall()]
+    rows = [tuple(normalised(v) for v in row)
+            for row in cursor.execute(comparable_select(table, columns, dialect)).fetchall()]
     return sorted(rows, key=lambda row: [(v is None, str(v)) for v in row])
 
 
@@ -278,9 +283,8 @@ def ml_table(con_or_cursor, table: str, columns: list[tuple[str, str]], dialect:
     """`table` sorted by its keys, volatile columns dropped, one representation per value across the two ends:
     timestamps as numbers (see EPOCH_MICROSECONDS), dates as datetimes, lists as tuples (Snowflake returns an ARRAY
     as JSON text)."""
-    select = ", ".join(f"{EPOCH_MICROSECONDS[dialect].format(c=name)} as {name}" if kind.startswith("TIMESTAMP")
-                       else name for name, kind in columns if name != "scored_at")
-    cursor = con_or_cursor.execute(f"select {select} from {table}")
+    columns = [(name, kind) for name, kind in columns if name != "scored_at"]
+    cursor = con_or_cursor.execute(comparable_select(table, columns, dialect))
     frame = (cursor.fetch_pandas_all() if dialect == "snowflake" else cursor.df()).rename(columns=str.lower)
     for name, kind in columns:
         if kind.endswith("[]"):
