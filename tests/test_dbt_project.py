@@ -287,6 +287,7 @@ def test_contract_violations_fail_the_build_on_the_right_tests(tmp_path):
     bad_batches = [
         ("accounts", "accounts_bad.csv", NEW_BATCH, [
             {"account_id": "A3", "account_name": "Initech", "segment": "startup", "created_at": datetime(2024, 1, 1)},
+            {"account_id": "A4", "account_name": None, "segment": "smb", "created_at": None},
         ]),
         ("contracts", "contracts_bad.csv", NEW_BATCH, [
             {"contract_id": "C3", "account_id": "A3", "start_date": date(2024, 1, 1), "end_date": date(2025, 1, 1),
@@ -297,9 +298,13 @@ def test_contract_violations_fail_the_build_on_the_right_tests(tmp_path):
     process, results = run_dbt(tmp_path, "build", "--select", "path:models/staging", db_path=db_path)
     assert process.returncode != 0
     failed = failed_nodes(results)
-    assert len(failed) == 2, failed
+    assert len(failed) == 3, failed
     assert any(node.startswith("test.csops.accepted_range_stg_contracts_arr_amount") for node in failed), failed
     assert any(node.startswith("test.csops.accepted_values_stg_accounts_segment") for node in failed), failed
+    # One test covers every required column of a model; it fails once per column that holds nulls.
+    (not_null,) = [result for result in results["results"]
+                   if result["unique_id"].startswith("test.csops.not_null_columns_stg_accounts")]
+    assert (not_null["status"], not_null["failures"]) == ("fail", 2), not_null
 
 
 def test_build_passes_when_optional_sources_are_empty(tmp_path):
