@@ -59,6 +59,22 @@ def test_definitions_load_with_layers_checks_and_pool(dbt_manifest):
     assert graph.get(dg.AssetKey(["staging", "stg_accounts"])).group_name == "staging"
 
 
+def test_every_table_the_ml_steps_read_is_upstream_of_them_in_the_asset_graph(dbt_manifest):
+    from orchestration.definitions import defs
+    from orchestration.defs.ml_assets import ML_INPUT_TABLES
+
+    graph = defs().resolve_asset_graph()
+    parents = set()
+    for key in graph.get_all_asset_keys():
+        if key.path[0] == "ml":
+            parents |= graph.get(key).parent_keys
+    for check_key in graph.asset_check_keys:
+        if check_key.asset_key.path[0] == "ml":
+            parents |= graph.get(check_key).parent_entity_keys
+    # The UI's lineage shows what a model step reads; on Snowflake the same list is what gets copied locally.
+    assert {".".join(key.path) for key in parents if key.path[0] != "ml"} == set(ML_INPUT_TABLES)
+
+
 def test_definitions_hold_everything_the_defs_folder_declares(dbt_manifest):
     from orchestration.definitions import defs
 

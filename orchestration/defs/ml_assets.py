@@ -39,9 +39,13 @@ FEATURE_SOURCES = [
     dg.AssetKey(["intermediate", "int_account_versions"]),
 ]
 REVENUE_EVENTS = dg.AssetKey(["marts", "fct_revenue_events"])
+# Where the data starts: the point-in-time check truncates its rebuilds there.
+DATA_BOUNDS = [
+    dg.AssetKey(["intermediate", "int_feature_calendar_bounds"]),
+    dg.AssetKey(["intermediate", "int_revenue_bounds"]),
+]
 # Every dbt-built table the ML steps read: on the `snowflake` target, copied into the local DuckDB file first.
-ML_INPUT_TABLES = [".".join(key.path) for key in (*FEATURE_SOURCES, REVENUE_EVENTS)] + [
-    "intermediate.int_feature_calendar_bounds", "intermediate.int_revenue_bounds"]
+ML_INPUT_TABLES = [".".join(key.path) for key in (*FEATURE_SOURCES, REVENUE_EVENTS, *DATA_BOUNDS)]
 
 
 def _key(task: str, what: str) -> dg.AssetKey:
@@ -85,6 +89,7 @@ def feature_snapshots(
     asset=FEATURE_SNAPSHOTS,
     name="point_in_time",
     blocking=True,
+    additional_deps=[REVENUE_EVENTS, *DATA_BOUNDS],
     pool=DUCKDB_POOL,
     description="Features of sampled accounts and days, recomputed by dbt from raw data truncated at the snapshot "
     "day, are identical to the warehouse's: no feature reads the future.",
