@@ -138,7 +138,7 @@ def test_pandas_at_the_memory_limit_is_a_finding_and_any_other_stop_a_failure():
     assert not all_ran(report_of({"exit_code": 1})) and not all_ran(report_of(ran, anchor=stopped))
 
 
-def test_report_carries_measured_stages(tiny, tmp_path):
+def test_report_carries_measured_stages(tiny, tmp_path, dbt_manifest):
     _, cached, _ = tiny
     landing = tmp_path / "landing"
     prepare_landing(cached, landing, tmp_path / "held")
@@ -147,9 +147,11 @@ def test_report_carries_measured_stages(tiny, tmp_path):
     env = environment(tmp_path / "stages", landing)
     ingest = count_rows(Path(env["CSOPS_DUCKDB_PATH"]), runner.stage("ingest", env))
     anchor = report.with_rows(runner.stage("anchor", env, out=str(tmp_path / "anchor.parquet")))
+    staging = count_rows(Path(env["CSOPS_DUCKDB_PATH"]),
+                         runner.stage("staging", env, work=str(tmp_path / "stages" / "staging")))
     data = {"size": "tiny", "accounts": 20, "months": 2, "seed": 3, "cache": str(cached), "cache_reused": True,
             "cache_created_at": "then", "usage_events": anchor["rows_in"], "landing_rows": ingest["rows_in"]}
-    built = report.build(data, machine(os.getloadavg()), "start", "end", {"ingest": ingest},
+    built = report.build(data, machine(os.getloadavg()), "start", "end", {"ingest": ingest, "staging": staging},
                          comparison={"usage_columns": baselines.USAGE_COLUMNS, "anchor": anchor})
     json_path, md_path = report.write(built, tmp_path / "results")
 
@@ -162,6 +164,11 @@ def test_report_carries_measured_stages(tiny, tmp_path):
     assert stage["rows_out"] == stage["rows_in"] - stage["result"]["quarantined"] - stage["result"]["deduplicated"]
     assert stage["rows_per_second"] == pytest.approx(stage["rows_in"] / stage["wall_seconds"])
     assert saved["comparison"]["anchor"]["rows_in"] == landing_rows(landing, "usage_events")
+    # A dbt stage starts from the project's saved parse, as the Dagster dbt step does, and still reports what it built.
+    layer = saved["stages"]["staging"]
+    assert layer["exit_code"] == 0 and layer["result"]["started_from_saved_parse"]
+    assert layer["result"]["models"] >= len(contract.SOURCE_NAMES) and not layer["result"]["failed"]
+    assert "staging.stg_usage_events" in layer["result"]["relations_out"] and layer["rows_out"] > 0
     # Nothing that was not measured is judged.
     assert {t["passed"] for t in saved["targets"]} == {None}
 

@@ -148,8 +148,9 @@ def _stage_note(name: str, entry: dict) -> str:
         return f"cache reused: figures recorded when it was made ({entry['recorded_at']})"
     if "models" in result:
         warned = f"; {len(result['warned'])} tests warned" if result.get("warned") else ""
+        parse = "" if result.get("started_from_saved_parse") else "; dbt parsed the project (no saved parse fitted)"
         return (f"{result['models']} models {result['model_seconds']:.1f} s, {result['tests']} tests "
-                f"{result['test_seconds']:.1f} s in dbt{warned}; slowest: {_slowest(result['model_times'])}")
+                f"{result['test_seconds']:.1f} s in dbt{warned}; slowest: {_slowest(result['model_times'])}{parse}")
     if name == "ingest":
         return f"{_int(result.get('quarantined'))} quarantined, {_int(result.get('deduplicated'))} duplicates dropped"
     if name == "training":
@@ -255,7 +256,7 @@ def markdown(report: dict) -> str:
             in_dbt = features["result"]["model_seconds"]
             lines.append(f"Of the csops daily-feature stage's {features['wall_seconds']:.1f} s, its models ran "
                          f"{in_dbt:.1f} s by dbt's own timing ({in_dbt / anchor_wall:.2f}x the anchor); the rest is "
-                         "the interpreter, dbt's parse and compile, and its connections.")
+                         "the interpreter, dbt's start and compile, and its connections.")
         if differences:
             same = differences["only_left"] == 0 and differences["only_right"] == 0
             lines.append(f"Anchor vs pandas: {'identical' if same else 'DIFFERENT'} ({differences['rows_left']:,} vs "

@@ -70,10 +70,11 @@ def _relation(node: dict) -> str:
     return f"{node['schema']}.{node.get('alias') or node.get('identifier') or node['name']}"
 
 
-def dbt_summary(target: Path) -> dict:
-    """Models and tests dbt ran (from run_results.json), their times, and the relations they built and read."""
+def dbt_summary(target: Path, manifest_path: Path | None = None) -> dict:
+    """Models and tests dbt ran (from run_results.json), their times, and the relations they built and read.
+    `manifest_path`: the parse the run started from (a run from a saved parse writes no manifest of its own)."""
     results = json.loads((target / "run_results.json").read_text())["results"]
-    manifest = json.loads((target / "manifest.json").read_text())
+    manifest = json.loads((manifest_path or target / "manifest.json").read_text())
     nodes = manifest["nodes"] | manifest["sources"]
     built = {r["unique_id"]: r for r in results if r["unique_id"].split(".")[0] in ("model", "seed")}
     tests = [r for r in results if r["unique_id"].startswith("test.")]
@@ -92,26 +93,29 @@ def dbt_summary(target: Path) -> dict:
     }
 
 
-def dbt_layer(layer: str, work: str) -> dict:
-    from ml.dbt_runner import run_dbt
+def _dbt(args: list[str], work: str) -> dict:
+    """`dbt <args>` on this stage's warehouse, started from the project's saved parse when it fits, as the Dagster
+    dbt step (partial parse) and the point-in-time rebuilds do; else dbt parses the project, and the result says so."""
+    from ml.dbt_runner import reusable_parse, run_dbt
 
-    run_dbt(["build", *DBT_LAYERS[layer]], _db(), work)
-    return dbt_summary(Path(work) / "target")
+    parsed = reusable_parse(Path(_db()).stem)
+    run_dbt(args, _db(), work, parsed=parsed)
+    summary = dbt_summary(Path(work) / "target", parsed.with_name("manifest.json") if parsed else None)
+    return summary | {"started_from_saved_parse": parsed is not None}
+
+
+def dbt_layer(layer: str, work: str) -> dict:
+    return _dbt(["build", *DBT_LAYERS[layer]], work)
 
 
 def daily_features(work: str) -> dict:
     """fct_account_daily and every model it is built from, recomputed from raw (models only, no tests)."""
-    from ml.dbt_runner import run_dbt
-
-    run_dbt(["run", "--full-refresh", "--select", f"+{DAILY_FEATURES}"], _db(), work)
-    return dbt_summary(Path(work) / "target") | {"rows_out_relation": f"marts.{DAILY_FEATURES}"}
+    return _dbt(["run", "--full-refresh", "--select", f"+{DAILY_FEATURES}"], work) | {
+        "rows_out_relation": f"marts.{DAILY_FEATURES}"}
 
 
 def full_refresh(work: str) -> dict:
-    from ml.dbt_runner import run_dbt
-
-    run_dbt(["run", "--full-refresh"], _db(), work)
-    return dbt_summary(Path(work) / "target")
+    return _dbt(["run", "--full-refresh"], work)
 
 
 def features() -> dict:
