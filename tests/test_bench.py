@@ -17,7 +17,7 @@ from csops.bench import baselines, report
 from csops.bench.datasets import prepare_landing
 from csops.bench.measure import run_measured
 from csops.bench.options import SIZES
-from csops.bench.run import Runner, all_ran, count_rows, environment, machine
+from csops.bench.run import Runner, all_ran, count_rows, environment, machine, orchestration
 
 CSOPS = str(Path(sys.executable).parent / "csops")
 MIB = 1024**2
@@ -124,6 +124,17 @@ def test_memory_limit_stops_the_process_tree(tmp_path):
                             tmp_path / "hog.json", memory_limit=100 * MIB)
     assert measured.stopped_at_memory_limit and not measured.ok
     assert measured.wall_seconds < 10 and measured.peak_tree_rss_bytes > 100 * MIB
+
+
+def test_orchestration_overhead_splits_time_outside_steps_from_slower_steps():
+    stages = {name: {"exit_code": 0, "result": {"work_seconds": 10.0}} for name in report.PIPELINE_STAGES[1:]}
+    runs = [{"steps_seconds": 60.0}, {"steps_seconds": 25.0}]
+    whole = {"exit_code": 0, "wall_seconds": 100.0, "result": {"runs": runs}}
+    work = 10.0 * (len(report.PIPELINE_STAGES) - 1)
+    figures = orchestration(stages, whole)
+    assert figures["overhead_seconds"] == pytest.approx(100.0 - work)
+    assert (figures["outside_steps_seconds"], figures["outside_steps_share"]) == (15.0, 0.15)
+    assert orchestration(stages | {"marts": {"exit_code": 1}}, whole) == {}
 
 
 def test_pandas_at_the_memory_limit_is_a_finding_and_any_other_stop_a_failure():

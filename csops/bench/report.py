@@ -224,7 +224,12 @@ def markdown(report: dict) -> str:
             lines.append(f"Orchestration overhead = whole run {_num(orchestration['whole_run_seconds'])} s - stage "
                          f"work {_num(orchestration['stage_work_seconds'])} s (ingest .. checks) = "
                          f"{_num(orchestration['overhead_seconds'])} s "
-                         f"({orchestration['overhead_share']:.1%} of the whole run).")
+                         f"({orchestration['overhead_share']:.1%} of the whole run). Of the whole run, "
+                         f"{_num(orchestration['outside_steps_seconds'])} s "
+                         f"({orchestration['outside_steps_share']:.1%}) passed outside every step (process start, "
+                         "loading definitions, starting and ending runs); the rest of the overhead is steps taking "
+                         "longer in the run than their work as stages (Dagster's events, dagster-dbt reading dbt's "
+                         "log on the same cores, and the machine's speed at the time).")
         else:
             lines.append("Orchestration overhead: not measured (a stage or the whole run failed).")
 

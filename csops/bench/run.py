@@ -181,14 +181,18 @@ def run_dagster(runner: Runner, work: Path, landing: Path, holdback) -> tuple[di
 
 
 def orchestration(stages: dict, whole: dict) -> dict:
-    """Whole Dagster run minus the stage work it contains (ingest .. checks; generate is not part of it)."""
+    """Whole Dagster run minus the stage work it contains (ingest .. checks; generate is not part of it), and the
+    part of the whole run's wall time that no step accounts for (process start, definitions, run start and end):
+    the rest of the overhead is steps taking longer in the run than the same work did as a stage."""
     names = report_mod.PIPELINE_STAGES[1:]
     if whole["exit_code"] != 0 or any(stages.get(n, {}).get("exit_code") != 0 for n in names):
         return {}
+    wall = whole["wall_seconds"]
     work = sum(stages[n]["result"]["work_seconds"] for n in names)
-    return {"whole_run_seconds": whole["wall_seconds"], "stage_work_seconds": work,
-            "overhead_seconds": whole["wall_seconds"] - work,
-            "overhead_share": (whole["wall_seconds"] - work) / whole["wall_seconds"]}
+    outside = wall - sum(run["steps_seconds"] for run in whole["result"]["runs"])
+    return {"whole_run_seconds": wall, "stage_work_seconds": work, "overhead_seconds": wall - work,
+            "overhead_share": (wall - work) / wall, "outside_steps_seconds": outside,
+            "outside_steps_share": outside / wall}
 
 
 def all_ran(report: dict) -> bool:
