@@ -70,11 +70,10 @@ def _relation(node: dict) -> str:
     return f"{node['schema']}.{node.get('alias') or node.get('identifier') or node['name']}"
 
 
-def dbt_summary(target: Path, manifest_path: Path | None = None) -> dict:
-    """Models and tests dbt ran (from run_results.json), their times, and the relations they built and read.
-    `manifest_path`: the parse the run started from (a run from a saved parse writes no manifest of its own)."""
+def dbt_summary(target: Path) -> dict:
+    """Models and tests dbt ran (from run_results.json), their times, and the relations they built and read."""
     results = json.loads((target / "run_results.json").read_text())["results"]
-    manifest = json.loads((manifest_path or target / "manifest.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
     nodes = manifest["nodes"] | manifest["sources"]
     built = {r["unique_id"]: r for r in results if r["unique_id"].split(".")[0] in ("model", "seed")}
     tests = [r for r in results if r["unique_id"].startswith("test.")]
@@ -98,10 +97,11 @@ def _dbt(args: list[str], work: str) -> dict:
     dbt step (partial parse) and the point-in-time rebuilds do; else dbt parses the project, and the result says so."""
     from ml.dbt_runner import reusable_parse, run_dbt
 
-    parsed = reusable_parse(Path(_db()).stem)
-    run_dbt(args, _db(), work, parsed=parsed)
-    summary = dbt_summary(Path(work) / "target", parsed.with_name("manifest.json") if parsed else None)
-    return summary | {"started_from_saved_parse": parsed is not None}
+    run_dbt(args, _db(), work, parsed=reusable_parse(Path(_db()).stem))
+    target = Path(work) / "target"
+    # dbt leaves its parse state in the target folder only when it parsed (the child falls back to parsing when the
+    # saved parse turns out unusable).
+    return dbt_summary(target) | {"started_from_saved_parse": not (target / "partial_parse.msgpack").exists()}
 
 
 def dbt_layer(layer: str, work: str) -> dict:
