@@ -97,7 +97,8 @@ def _dbt(args: list[str], work: str) -> dict:
     dbt step (partial parse) and the point-in-time rebuilds do; else dbt parses the project, and the result says so."""
     from ml.dbt_runner import reusable_parse, run_dbt
 
-    run_dbt(args, _db(), work, parsed=reusable_parse(Path(_db()).stem))
+    db = _db()
+    run_dbt(args, db, work, parsed=reusable_parse(Path(db).stem))
     target = Path(work) / "target"
     # dbt leaves its parse state in the target folder only when it parsed (the child falls back to parsing when the
     # saved parse turns out unusable).

@@ -44,8 +44,16 @@ DATA_BOUNDS = [
     dg.AssetKey(["intermediate", "int_feature_calendar_bounds"]),
     dg.AssetKey(["intermediate", "int_revenue_bounds"]),
 ]
-# Every dbt-built table the ML steps read: on the `snowflake` target, copied into the local DuckDB file first.
-ML_INPUT_TABLES = [".".join(key.path) for key in (*FEATURE_SOURCES, REVENUE_EVENTS, *DATA_BOUNDS)]
+
+
+def _tables(keys: list[dg.AssetKey]) -> list[str]:
+    return [".".join(key.path) for key in keys]
+
+
+# Every dbt-built table the ML steps read: on the `snowflake` target, copied into the local DuckDB file first (the
+# feature snapshots copy them all, for themselves, their point-in-time check and the training sets; scores read the
+# feature sources only).
+ML_INPUT_TABLES = _tables([*FEATURE_SOURCES, REVENUE_EVENTS, *DATA_BOUNDS])
 
 
 def _key(task: str, what: str) -> dg.AssetKey:
@@ -215,7 +223,7 @@ def build_task_assets(task: str) -> list:
     def scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse: Warehouse) -> dg.MaterializeResult:
         cfg = _config()
         with duckdb.get_connection() as con:
-            warehouse.fetch_tables(con, ML_INPUT_TABLES, context.run_id, context.log.info)
+            warehouse.fetch_tables(con, _tables(FEATURE_SOURCES), context.run_id, context.log.info)
             run = pipeline.score_task(con, task, cfg, _registry())
             pipeline.write_table(con, run.scores, pipeline.scores_table(task))
             report = run.drift if run.drift is not None else pd.DataFrame(columns=["kind", "name", "psi", "status"])
