@@ -327,3 +327,33 @@ def test_the_model_steps_run_on_snowflake(builds, tmp_path, monkeypatch):
             pd.testing.assert_frame_equal(ml_table(fetched, table, columns, "duckdb"), expected, check_dtype=False)
             pd.testing.assert_frame_equal(ml_table(cursor, f"{DATABASE}.{table}", columns, "snowflake"), expected,
                                           check_dtype=False)
+
+
+def test_a_scores_only_run_on_snowflake_fetches_its_inputs_and_checks_them(builds, tmp_path, monkeypatch):
+    """The daily scoring run on Snowflake: the score step and its checks alone, on an empty local DuckDB file, with
+    no snapshot step before it in the run. The step fetches the marts it reads, the every-account-scored check reads
+    them from the same file, and the scores stored in Snowflake equal the same step on the DuckDB reference."""
+    from orchestration.defs import ml_assets
+    from orchestration.warehouse import Warehouse
+
+    monkeypatch.setenv("CSOPS_MODELS_DIR", str(tmp_path / "models"))  # no champion: both score with the fallback
+    steps = [ml_assets.churn_scores, *ml_assets.churn_score_checks]
+    local = tmp_path / "local.duckdb"
+    on_snowflake = dg.materialize(steps, resources={"duckdb": DuckDBResource(database=str(local)),
+                                                    "warehouse": snowflake_warehouse(builds.server)},
+                                  raise_on_error=False)
+    assert on_snowflake.success
+    evaluations = {e.check_name: e for e in on_snowflake.get_asset_check_evaluations()}
+    assert evaluations["every_active_account_scored"].passed
+    assert evaluations["every_active_account_scored"].metadata["active_accounts"].value > 0
+    reference = tmp_path / "reference.duckdb"
+    shutil.copy(builds.reference, reference)
+    assert dg.materialize(steps, resources={"duckdb": DuckDBResource(database=str(reference)),
+                                            "warehouse": Warehouse()}, raise_on_error=False).success
+    with duckdb.connect(str(reference), read_only=True) as ref:
+        columns = ref.execute("select column_name, data_type from duckdb_columns() where schema_name = 'ml' and "
+                              "table_name = 'churn_scores' order by column_index").fetchall()
+        expected = ml_table(ref, "ml.churn_scores", columns, "duckdb")
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(ml_table(builds.connection.cursor(), f"{DATABASE}.ml.churn_scores", columns,
+                                           "snowflake"), expected, check_dtype=False)
