@@ -52,7 +52,9 @@ def project_files_newest_mtime(project_dir: Path = DBT_PROJECT_DIR) -> float:
 def reusable_parse(database: str, project_dir: Path = DBT_PROJECT_DIR) -> Path | None:
     """The project's last parse when a run on a DuckDB warehouse whose catalog is `database` can reuse it: made by the
     dbt-core installed here, for DuckDB, with models in that catalog (dbt-duckdb names it after the file), and nothing
-    in the project edited since. The child checks the parse it loads again (`_usable`)."""
+    in the project edited since, from this project folder (a parse run from elsewhere, `dbt ls --project-dir
+    dbt_project`, records relative paths that break the seed load here). The child checks the parse it loads again
+    (`_usable`)."""
     target = project_dir / "target"
     parse, manifest = target / "partial_parse.msgpack", target / "manifest.json"
     if not (parse.exists() and manifest.exists()) or importlib.util.find_spec("dbt") is None:
@@ -62,14 +64,17 @@ def reusable_parse(database: str, project_dir: Path = DBT_PROJECT_DIR) -> Path |
         return None
     written = json.loads(manifest.read_text())
     metadata = written.get("metadata", {})
-    models = {node.get("database") for node in written.get("nodes", {}).values()
-              if node.get("resource_type") == "model"}
-    return parse if _usable(metadata.get("dbt_version"), metadata.get("adapter_type"), models, database) else None
+    nodes = written.get("nodes", {}).values()
+    models = {node.get("database") for node in nodes if node.get("resource_type") == "model"}
+    roots = {node.get("root_path") for node in nodes}
+    return parse if _usable(metadata.get("dbt_version"), metadata.get("adapter_type"), models, database, roots,
+                            project_dir) else None
 
 
-def _usable(dbt_version: str | None, adapter_type: str | None, model_databases: set, database: str) -> bool:
+def _usable(dbt_version: str | None, adapter_type: str | None, model_databases: set, database: str,
+            root_paths: set, project_dir: Path) -> bool:
     return (dbt_version == importlib.metadata.version("dbt-core") and adapter_type == "duckdb"
-            and model_databases == {database})
+            and model_databases == {database} and root_paths - {None} == {str(project_dir.resolve())})
 
 
 def run_dbt(args: list[str], db_path: str | Path, work_dir: str | Path, dbt_vars: dict | None = None,
@@ -100,12 +105,13 @@ def _run_from_parse(parse: Path, args: list[str]) -> int:
     from dbt.contracts.graph.manifest import Manifest
     from dbt.parser.manifest import extended_mashumuro_decoder
 
-    manifest, reason = None, "made by another dbt, adapter or warehouse"
+    manifest, reason = None, "made by another dbt, adapter, warehouse or project folder"
     try:
         loaded = Manifest.from_msgpack(parse.read_bytes(), decoder=extended_mashumuro_decoder)
         database = Path(os.environ["CSOPS_DUCKDB_PATH"]).stem
         models = {node.database for node in loaded.nodes.values() if node.resource_type == "model"}
-        if _usable(loaded.metadata.dbt_version, loaded.metadata.adapter_type, models, database):
+        roots = {getattr(node, "root_path", None) for node in loaded.nodes.values()}
+        if _usable(loaded.metadata.dbt_version, loaded.metadata.adapter_type, models, database, roots, Path.cwd()):
             loaded.build_flat_graph()  # the `graph` context variable, as dbt's own parse leaves it
             manifest = loaded
     except Exception as error:  # noqa: BLE001 (any unreadable parse means: parse again)

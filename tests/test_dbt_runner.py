@@ -19,15 +19,16 @@ from ml.dbt_runner import reusable_parse, run_dbt
 
 
 def saved_parse(tmp_path: Path, adapter: str = "duckdb", database: str = "warehouse",
-                dbt_version: str | None = None) -> Path:
+                dbt_version: str | None = None, root_path: str | None = None) -> Path:
     """A project with one model and a target folder written after it, as `dbt parse` leaves it."""
     project = tmp_path / "project"
     (project / "models" / "marts").mkdir(parents=True)
     (project / "models" / "marts" / "orders.sql").write_text("select 1 as id")
     (project / "models" / "marts" / "customers.sql").write_text("select 1 as id")
     (project / "target").mkdir()
-    nodes = {"model.p.orders": {"resource_type": "model", "database": database},
-             "test.p.not_null": {"resource_type": "test", "database": "elsewhere"}}
+    root = root_path or str(project)
+    nodes = {"model.p.orders": {"resource_type": "model", "database": database, "root_path": root},
+             "test.p.not_null": {"resource_type": "test", "database": "elsewhere", "root_path": root}}
     metadata = {"adapter_type": adapter, "dbt_version": dbt_version or importlib.metadata.version("dbt-core")}
     (project / "target" / "manifest.json").write_text(json.dumps({"metadata": metadata, "nodes": nodes}))
     (project / "target" / "partial_parse.msgpack").write_bytes(b"parsed")
@@ -58,9 +59,11 @@ def test_a_parse_is_reused_only_for_a_current_duckdb_parse_of_the_same_catalog(t
     assert reusable_parse("warehouse", project) is None
 
 
-def test_a_parse_by_another_dbt_or_adapter_or_an_incomplete_target_is_not_reused(tmp_path):
+def test_a_parse_by_another_dbt_adapter_or_folder_or_an_incomplete_target_is_not_reused(tmp_path):
     assert reusable_parse("warehouse", saved_parse(tmp_path / "snowflake", adapter="snowflake")) is None
     assert reusable_parse("warehouse", saved_parse(tmp_path / "old_dbt", dbt_version="1.0.0")) is None
+    # Parsed from the folder above with a relative --project-dir: its paths do not resolve from the project folder.
+    assert reusable_parse("warehouse", saved_parse(tmp_path / "relative", root_path="project")) is None
     project = saved_parse(tmp_path / "duckdb")
     (project / "target" / "partial_parse.msgpack").unlink()
     assert reusable_parse("warehouse", project) is None

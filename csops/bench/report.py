@@ -17,6 +17,7 @@ ONE_DAY_MAX_SHARE = 0.10
 OVERHEAD_MAX_SHARE = 0.15
 PIPELINE_STAGES = ["generate", "ingest", "staging", "intermediate", "marts", "features", "training", "scoring",
                    "checks"]
+DBT_STAGES = ["staging", "intermediate", "marts"]  # each one dbt invocation; the whole run makes one for all
 
 
 def with_rows(entry: dict) -> dict:
@@ -60,7 +61,7 @@ def targets(report: dict) -> list[dict]:
     times_anchor = _ratio(_wall(features), _wall(anchor))
     pandas_times = _ratio(_wall(pandas), _wall(features))
     one_day = incremental.get("fraction_of_full_build")
-    share = overhead.get("overhead_share")
+    share = overhead.get("overhead_one_dbt_start_share")
     equal = incremental.get("equal")
     absolute_note = "" if size_applies else f"applies to the {ABSOLUTE_TARGETS_SIZE} set"
 
@@ -84,7 +85,8 @@ def targets(report: dict) -> list[dict]:
                lambda v: v <= ONE_DAY_MAX_SHARE),
         target("one more day: incremental marts equal a full refresh", "equal", equal, "yes/no", bool),
         # Below zero the stages took longer than the run that contains their work: load or noise, not a pass.
-        target("orchestration overhead (whole run minus stage work)", f"<= {OVERHEAD_MAX_SHARE:.0%} of the whole run",
+        target("orchestration overhead (whole run minus stage work, one dbt start)",
+               f"<= {OVERHEAD_MAX_SHARE:.0%} of the whole run",
                share, "%", lambda v: v <= OVERHEAD_MAX_SHARE, share is None or share >= 0,
                "below zero: the stages took longer than the whole run" if share is not None and share < 0 else ""),
     ]
@@ -224,7 +226,12 @@ def markdown(report: dict) -> str:
             lines.append(f"Orchestration overhead = whole run {_num(orchestration['whole_run_seconds'])} s - stage "
                          f"work {_num(orchestration['stage_work_seconds'])} s (ingest .. checks) = "
                          f"{_num(orchestration['overhead_seconds'])} s "
-                         f"({orchestration['overhead_share']:.1%} of the whole run). Of the whole run, "
+                         f"({orchestration['overhead_share']:.1%} of the whole run). The three dbt stages started "
+                         f"dbt three times where the run starts it once: counting one start "
+                         f"({_num(orchestration['repeated_dbt_start_seconds'])} s less stage work), the overhead is "
+                         f"{_num(orchestration['overhead_one_dbt_start_seconds'])} s "
+                         f"({orchestration['overhead_one_dbt_start_share']:.1%}), the figure the target uses. "
+                         "Of the whole run, "
                          f"{_num(orchestration['outside_steps_seconds'])} s "
                          f"({orchestration['outside_steps_share']:.1%}) passed outside every step (process start, "
                          "loading definitions, starting and ending runs); the rest of the overhead is steps taking "
