@@ -131,7 +131,9 @@ def test_orchestration_overhead_splits_time_outside_steps_from_slower_steps():
     # dbt's own clock ran 7, 8 and 6 s of the dbt stages' 10 s: starting dbt took 3, 2 and 4 s.
     for name, elapsed in zip(report.DBT_STAGES, (7.0, 8.0, 6.0)):
         stages[name]["result"]["dbt_elapsed_seconds"] = elapsed
-    runs = [{"steps_seconds": 60.0}, {"steps_seconds": 25.0}]
+    # The first run's dbt step took 40 s, dbt's own clock 34 s of it; the second run has no dbt step.
+    runs = [{"steps_seconds": 60.0, "steps": {"csops_dbt_models": 40.0}, "dbt_elapsed_seconds": 34.0},
+            {"steps_seconds": 25.0, "steps": {}, "dbt_elapsed_seconds": None}]
     whole = {"exit_code": 0, "wall_seconds": 100.0, "result": {"runs": runs}}
     work = 10.0 * (len(report.PIPELINE_STAGES) - 1)
     figures = orchestration(stages, whole)
@@ -140,7 +142,22 @@ def test_orchestration_overhead_splits_time_outside_steps_from_slower_steps():
     # The run starts dbt once (taken as the stages' mean start, 3 s): the other two starts are not run work.
     assert figures["repeated_dbt_start_seconds"] == pytest.approx(6.0)
     assert figures["overhead_one_dbt_start_share"] == pytest.approx((100.0 - work + 6.0) / 100.0)
+    # Inside the run: 15 s outside the steps + (40 - 34 - 3) s of the dbt step that was neither dbt nor its start.
+    assert (figures["in_run_seconds"], figures["in_run_share"]) == (pytest.approx(18.0), pytest.approx(0.18))
     assert orchestration(stages | {"marts": {"exit_code": 1}}, whole) == {}
+
+
+def test_a_runs_dbt_clock_is_read_from_its_own_dbt_target_folder(tmp_path, monkeypatch):
+    import csops.settings
+    from csops.bench.stages import _dbt_elapsed
+
+    monkeypatch.setattr(csops.settings, "DBT_PROJECT_DIR", tmp_path)
+    for run, elapsed in (("abcdef1", 12.5), ("0123456", 99.0)):
+        folder = tmp_path / "target" / f"csops_dbt_models-{run}-f00ba47"
+        folder.mkdir(parents=True)
+        (folder / "run_results.json").write_text(json.dumps({"elapsed_time": elapsed, "results": []}))
+    assert _dbt_elapsed("abcdef1-2222-3333-4444-555555555555") == 12.5
+    assert _dbt_elapsed("fedcba9-2222-3333-4444-555555555555") is None  # a run without a dbt step
 
 
 def test_pandas_at_the_memory_limit_is_a_finding_and_any_other_stop_a_failure():
