@@ -111,7 +111,8 @@ def _run_from_parse(parse: Path, args: list[str]) -> int:
         database = Path(os.environ["CSOPS_DUCKDB_PATH"]).stem
         models = {node.database for node in loaded.nodes.values() if node.resource_type == "model"}
         roots = {getattr(node, "root_path", None) for node in loaded.nodes.values()}
-        if _usable(loaded.metadata.dbt_version, loaded.metadata.adapter_type, models, database, roots, Path.cwd()):
+        if _usable(loaded.metadata.dbt_version, loaded.metadata.adapter_type, models, database, roots,
+                   DBT_PROJECT_DIR):
             loaded.build_flat_graph()  # the `graph` context variable, as dbt's own parse leaves it
             manifest = loaded
     except Exception as error:  # noqa: BLE001 (any unreadable parse means: parse again)

@@ -18,6 +18,7 @@ from csops.bench.datasets import prepare_landing
 from csops.bench.measure import run_measured
 from csops.bench.options import SIZES
 from csops.bench.run import Runner, all_ran, count_rows, environment, machine, orchestration
+from csops.bench.stages import DBT_LAYERS
 
 CSOPS = str(Path(sys.executable).parent / "csops")
 MIB = 1024**2
@@ -129,11 +130,11 @@ def test_memory_limit_stops_the_process_tree(tmp_path):
 def test_orchestration_overhead_splits_time_outside_steps_from_slower_steps():
     stages = {name: {"exit_code": 0, "result": {"work_seconds": 10.0}} for name in report.PIPELINE_STAGES[1:]}
     # dbt's own clock ran 7, 8 and 6 s of the dbt stages' 10 s: starting dbt took 3, 2 and 4 s.
-    for name, elapsed in zip(report.DBT_STAGES, (7.0, 8.0, 6.0)):
+    for name, elapsed in zip(DBT_LAYERS, (7.0, 8.0, 6.0)):
         stages[name]["result"]["dbt_elapsed_seconds"] = elapsed
     # The first run's dbt step took 40 s, dbt's own clock 34 s of it; the second run has no dbt step.
-    runs = [{"steps_seconds": 60.0, "steps": {"csops_dbt_models": 40.0}, "dbt_elapsed_seconds": 34.0},
-            {"steps_seconds": 25.0, "steps": {}, "dbt_elapsed_seconds": None}]
+    runs = [{"steps_seconds": 60.0, "dbt_step_seconds": 40.0, "dbt_elapsed_seconds": 34.0},
+            {"steps_seconds": 25.0, "dbt_step_seconds": None, "dbt_elapsed_seconds": None}]
     whole = {"exit_code": 0, "wall_seconds": 100.0, "result": {"runs": runs}}
     work = 10.0 * (len(report.PIPELINE_STAGES) - 1)
     figures = orchestration(stages, whole)
@@ -156,8 +157,8 @@ def test_a_runs_dbt_clock_is_read_from_its_own_dbt_target_folder(tmp_path, monke
         folder = tmp_path / "target" / f"csops_dbt_models-{run}-f00ba47"
         folder.mkdir(parents=True)
         (folder / "run_results.json").write_text(json.dumps({"elapsed_time": elapsed, "results": []}))
-    assert _dbt_elapsed("abcdef1-2222-3333-4444-555555555555") == 12.5
-    assert _dbt_elapsed("fedcba9-2222-3333-4444-555555555555") is None  # a run without a dbt step
+    assert _dbt_elapsed("abcdef1-2222-3333-4444-555555555555", "csops_dbt_models") == 12.5
+    assert _dbt_elapsed("fedcba9-2222-3333-4444-555555555555", "csops_dbt_models") is None  # a run without a dbt step
 
 
 def test_pandas_at_the_memory_limit_is_a_finding_and_any_other_stop_a_failure():

@@ -131,7 +131,7 @@ def run_stages(runner: Runner, work: Path, landing: Path) -> tuple[dict, dict]:
     parse_project(env)
     stages: dict[str, dict] = {}
     for name in report_mod.PIPELINE_STAGES[1:]:
-        kwargs = {"work": str(work / "stages" / name)} if name in [*report_mod.DBT_STAGES, "checks"] else {}
+        kwargs = {"work": str(work / "stages" / name)} if name in [*stages_mod.DBT_LAYERS, "checks"] else {}
         stages[name] = count_rows(db, runner.stage(name, env, **kwargs))
         if stages[name]["exit_code"] != 0:
             say("later stages skipped: they need this one")
@@ -195,12 +195,12 @@ def orchestration(stages: dict, whole: dict) -> dict:
     # Each dbt stage starts a dbt process (interpreter, imports, the saved parse, the adapter); the run starts one.
     # A start is the stage's work outside dbt's own clock; the run's is taken as their mean, the others subtracted.
     starts = [stages[n]["result"]["work_seconds"] - stages[n]["result"]["dbt_elapsed_seconds"]
-              for n in report_mod.DBT_STAGES]
+              for n in stages_mod.DBT_LAYERS]
     start = sum(starts) / len(starts)
     repeated = sum(starts) - start
     # Measured inside the run alone, so the machine's speed between the stages and the run does not enter it: the
     # time outside the steps plus what the dbt step took beyond dbt's own clock and one dbt start.
-    in_dbt_step = sum(run["steps"][stages_mod.DBT_STEP] - run["dbt_elapsed_seconds"] - start
+    in_dbt_step = sum(run["dbt_step_seconds"] - run["dbt_elapsed_seconds"] - start
                       for run in whole["result"]["runs"] if run.get("dbt_elapsed_seconds") is not None)
     return {"whole_run_seconds": wall, "stage_work_seconds": work, "overhead_seconds": wall - work,
             "overhead_share": (wall - work) / wall, "outside_steps_seconds": outside,

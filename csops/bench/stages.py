@@ -26,7 +26,6 @@ DBT_LAYERS = {
     "marts": ["--select", "path:models/marts+"],
 }
 DAILY_FEATURES = "fct_account_daily"
-DBT_STEP = "csops_dbt_models"  # the dbt assets' op (orchestration/defs/dbt_assets.py)
 PIPELINE_LOG_LEVEL = "INFO"  # what `csops demo` logs
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": PIPELINE_LOG_LEVEL}}}}
 
@@ -211,12 +210,12 @@ def pandas_baseline(out: str) -> dict:
     return pandas_features(Settings.from_env().landing_dir, Path(out))
 
 
-def _dbt_elapsed(run_id: str) -> float | None:
-    """dbt's own clock (first node to last) in the run's dbt step: its `run_results.json` is in the target folder
-    dagster-dbt names `<op>-<run id[:7]>-<unique id>`. None when the run had no dbt step."""
+def _dbt_elapsed(run_id: str, step: str) -> float | None:
+    """dbt's own clock (first node to last) in the run's dbt step `step`: its `run_results.json` is in the target
+    folder dagster-dbt names `<op>-<run id[:7]>-<unique id>`. None when the run had no dbt step."""
     from csops.settings import DBT_PROJECT_DIR
 
-    for results in (DBT_PROJECT_DIR / "target").glob(f"{DBT_STEP}-{run_id[:7]}-*/run_results.json"):
+    for results in (DBT_PROJECT_DIR / "target").glob(f"{step}-{run_id[:7]}-*/run_results.json"):
         return json.loads(results.read_text())["elapsed_time"]
     return None
 
@@ -225,6 +224,7 @@ def _run_summary(instance, result) -> dict:
     """Outcome, check results and per-step durations of one Dagster run, from the instance's event log."""
     import dagster as dg
 
+    from orchestration.defs.dbt_assets import csops_dbt_models
     from orchestration.run import failed_checks
 
     steps, started = {}, {}
@@ -240,7 +240,8 @@ def _run_summary(instance, result) -> dict:
             "seconds": stats.end_time - stats.start_time, "steps_seconds": sum(steps.values()),
             "steps": dict(sorted(steps.items(), key=lambda item: -item[1])),
             "checks": len(evaluations), "failed_checks": failed_checks(result, "ERROR"),
-            "warned_checks": failed_checks(result, "WARN"), "dbt_elapsed_seconds": _dbt_elapsed(result.run_id)}
+            "warned_checks": failed_checks(result, "WARN"), "dbt_step_seconds": steps.get(csops_dbt_models.op.name),
+            "dbt_elapsed_seconds": _dbt_elapsed(result.run_id, csops_dbt_models.op.name)}
 
 
 def _group_keys(definitions, group: str) -> list:
