@@ -34,6 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="results folder (default: $CSOPS_DATA_DIR/bench/results/<timestamp>-<size>)")
     parser.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
                         help="stop a step whose processes together hold more memory than this, so it cannot exhaust "
-                        "a shared machine (default: half of the machine's memory)")
+                        "a shared machine (default: three quarters of the machine's memory)")
     parser.add_argument("--keep-work", action="store_true",
                         help="keep the run's landing copy and warehouses (deleted by default)")

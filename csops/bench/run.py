@@ -233,7 +233,7 @@ def main(args: argparse.Namespace) -> int:
     cache_root.mkdir(parents=True, exist_ok=True)
     # Next to the cache, so the landing copy can hard-link the cached files.
     work = Path(tempfile.mkdtemp(prefix=f".work-{data_set.name}-", dir=cache_root))
-    memory_limit = int(args.memory_limit * report_mod.GIB) if args.memory_limit else physical_memory() // 2
+    memory_limit = int(args.memory_limit * report_mod.GIB) if args.memory_limit else physical_memory() * 3 // 4
     runner = Runner(out / "logs", work / "results", memory_limit)
     runner.scratch.mkdir(parents=True)
     say(f"{data_set.name}: {data_set.accounts:,} accounts x {data_set.months} months, seed {args.seed}; results in "
