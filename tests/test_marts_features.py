@@ -208,13 +208,14 @@ def test_incremental_run_equals_a_full_refresh(world):
     assert changed > 0
 
 
-def land_segment_change(landing: Path, out: Path, account_id: str, segment: str) -> None:
-    """A CRM update: a new accounts batch, landed after every other, moving one account to another segment."""
-    batches = sorted((landing / "accounts").glob("*.parquet"), key=lambda b: b.stat().st_mtime)
+def land_correction(landing: Path, out: Path, source: str, key: str, value: str, **changes) -> None:
+    """A source-system update: a new batch of `source`, landed after every other, with the newest row whose `key` is
+    `value` changed as `changes` say."""
+    batches = sorted((landing / source).glob("*.parquet"), key=lambda b: b.stat().st_mtime)
     rows = pd.concat([pd.read_parquet(b) for b in batches])
-    row = rows[rows.account_id == account_id].tail(1).assign(segment=segment)
-    (out / "accounts").mkdir(parents=True)
-    batch = out / "accounts" / "crm-update.parquet"
+    row = rows[rows[key] == value].tail(1).assign(**changes)
+    (out / source).mkdir(parents=True)
+    batch = out / source / "correction.parquet"
     row.to_parquet(batch, index=False)
     later = batches[-1].stat().st_mtime + 86400
     os.utime(batch, (later, later))
@@ -235,7 +236,7 @@ def test_health_rescored_where_segment_or_config_changed_equals_a_full_refresh(w
     before = health_of(staged, account)
 
     houses.copy("staged", "crm_update")
-    land_segment_change(landing, tmp_path / "crm", account, "enterprise")
+    land_correction(landing, tmp_path / "crm", "accounts", "account_id", account, segment="enterprise")
     houses.ingest("crm_update", tmp_path / "crm")
     houses.dbt("crm_update", "build", *HEALTH_CHAIN)
     after = health_of(houses.park("crm_update"), account)
@@ -258,6 +259,38 @@ def test_health_rescored_where_segment_or_config_changed_equals_a_full_refresh(w
             assert n_incremental == n_refreshed and diff == 0, (name, table)
     _, _, rescored = differing_rows(staged, houses.park("reweighted"), "marts.fct_account_health")
     assert rescored > 0
+
+
+def test_a_contract_cut_short_later_removes_its_days_as_a_full_refresh_does(world, tmp_path):
+    """A corrected contract end makes days that had rows inactive: an incremental run must drop those rows, as a
+    rebuild would never write them."""
+    houses, landing = world
+    staged = houses.park("staged")
+    last_day = query(staged, "SELECT max(date_day) AS d FROM marts.fct_account_daily").d[0].date()
+    new_end = last_day - timedelta(days=30)
+    # The only contract covering its account's last 30 days, started well before them.
+    contract = query(staged, f"""
+        SELECT contract_id, account_id FROM staging.stg_contracts AS c
+        WHERE start_date < DATE '{new_end}' - 30 AND end_date > DATE '{last_day}'
+          AND NOT EXISTS (SELECT 1 FROM staging.stg_contracts AS o WHERE o.account_id = c.account_id
+                          AND o.contract_id <> c.contract_id AND o.end_date > DATE '{new_end}')
+        ORDER BY contract_id LIMIT 1""")
+    assert len(contract) == 1
+    contract_id, account = contract.contract_id[0], contract.account_id[0]
+    cut_rows = f"account_id = '{account}' AND date_day >= DATE '{new_end}'"
+    assert query(staged, f"SELECT count(*) AS n FROM marts.fct_account_daily WHERE {cut_rows}").n[0] > 25
+
+    houses.copy("staged", "contract_cut")
+    land_correction(landing, tmp_path / "crm", "contracts", "contract_id", contract_id, end_date=new_end.isoformat())
+    houses.ingest("contract_cut", tmp_path / "crm")
+    houses.dbt("contract_cut", "build", *HEALTH_CHAIN)
+    houses.copy("contract_cut", "contract_cut_refreshed")
+    houses.dbt("contract_cut_refreshed", "build", *HEALTH_CHAIN, "--full-refresh")
+    for table in INCREMENTAL_TABLES:
+        assert query(houses.park("contract_cut"), f"SELECT count(*) AS n FROM {table} WHERE {cut_rows}").n[0] == 0, table
+        n_incremental, n_refreshed, diff = differing_rows(
+            houses.park("contract_cut"), houses.park("contract_cut_refreshed"), table)
+        assert n_incremental == n_refreshed and diff == 0, table
 
 
 def test_churned_accounts_score_lower_60_to_90_days_before_renewal(world):

@@ -1,6 +1,6 @@
 {#
-    Helpers of the account-day models that rewrite only rows whose `inputs_hash` changed (int_feature_health_scored,
-    fct_account_health).
+    Helpers of the incremental account-day models: those that rewrite only rows whose `inputs_hash` changed
+    (int_feature_health_scored, fct_account_health), and fct_account_daily.
 #}
 
 {#- Lower-case column names of the model's stored table in an incremental run; empty otherwise (the first run, a
@@ -12,11 +12,15 @@
     {{ return([]) }}
 {%- endmacro %}
 
-{#- Post-hook: delete the account-days whose row in `upstream` is gone, so an incremental run keeps no orphans. -#}
-{% macro csops_delete_rows_missing_from(upstream) -%}
+{#- Post-hook: delete the account-days whose row in `upstream` is gone (or no longer meets `upstream_condition`, SQL
+    over `upstream_rows`), so an incremental run keeps no orphans. -#}
+{% macro csops_delete_rows_missing_from(upstream, upstream_condition='true') -%}
     delete from {{ this }} as stored
     where not exists (
         select 1 from {{ upstream }} as upstream_rows
-        where upstream_rows.account_id = stored.account_id and upstream_rows.date_day = stored.date_day
+        where
+            upstream_rows.account_id = stored.account_id
+            and upstream_rows.date_day = stored.date_day
+            and {{ upstream_condition }}
     )
 {%- endmacro %}

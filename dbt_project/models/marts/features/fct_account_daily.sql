@@ -5,7 +5,7 @@
         unique_key=['account_id', 'date_day'],
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} where date_day > (select as_of_date from {{ ref('int_feature_calendar_bounds') }})"
+            "{{ csops_delete_rows_missing_from(ref('int_feature_account_calendar'), 'upstream_rows.is_active') }}"
         ],
     )
 }}
@@ -306,7 +306,8 @@ final as (
 {#-
     Rewrite the last `csops_incremental_lookback_days` days, new rows, and every older row whose recomputed values
     differ from the stored ones: late events, late answers and corrected tickets can reach back further than any fixed
-    lookback, and this keeps an incremental run equal to a full refresh.
+    lookback, and this keeps an incremental run equal to a full refresh. Stored rows of days that are no longer active
+    (a contract cut short by a later batch, an earlier as-of date) are deleted by the post-hook.
 -#}
 {%- set compare_columns = [] %}
 {%- for column in adapter.get_columns_in_relation(this) %}
