@@ -41,7 +41,8 @@ FEATURE_MARTS = ["--select", "+fct_account_health", "+fct_lean_waste", "--indire
 HEALTH_CHAIN = ["--select", "+fct_account_health", "--resource-type", "seed", "--resource-type", "model"]
 MARTS = ("fct_account_daily", "fct_account_health", "fct_lean_waste")
 # Incremental tables a daily run rewrites in part, compared with a full refresh.
-INCREMENTAL_TABLES = ("marts.fct_account_daily", "intermediate.int_feature_health_scored", "marts.fct_account_health")
+INCREMENTAL_TABLES = ("intermediate.int_feature_active_users", "marts.fct_account_daily",
+                      "intermediate.int_feature_health_scored", "marts.fct_account_health")
 
 
 class Warehouses:

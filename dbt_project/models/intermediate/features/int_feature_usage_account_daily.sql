@@ -12,7 +12,8 @@ users as (
         usage_date,
         count(user_id) as active_users,
         cast(sum(event_count) as bigint) as event_count,
-        sum(quantity_total) as quantity_total
+        sum(quantity_total) as quantity_total,
+        max(loaded_through) as loaded_through
     from {{ ref('int_feature_usage_user_daily') }}
     group by account_id, usage_date
 
@@ -39,6 +40,7 @@ select
     users.active_users,
     users.event_count,
     users.quantity_total,
+    users.loaded_through,
     coalesce(categories.key_value_event_count, 0) as key_value_event_count,
     {%- for category in categories %}
     coalesce(categories.events_{{ category }}, 0) as events_{{ category }}{{ ',' if not loop.last }}
