@@ -41,8 +41,8 @@ FEATURE_MARTS = ["--select", "+fct_account_health", "+fct_lean_waste", "--indire
 HEALTH_CHAIN = ["--select", "+fct_account_health", "--resource-type", "seed", "--resource-type", "model"]
 MARTS = ("fct_account_daily", "fct_account_health", "fct_lean_waste")
 # Incremental tables a daily run rewrites in part, compared with a full refresh.
-INCREMENTAL_TABLES = ("intermediate.int_feature_active_users", "marts.fct_account_daily",
-                      "intermediate.int_feature_health_scored", "marts.fct_account_health")
+INCREMENTAL_TABLES = ("intermediate.int_feature_account_calendar", "intermediate.int_feature_active_users",
+                      "marts.fct_account_daily", "intermediate.int_feature_health_scored", "marts.fct_account_health")
 
 
 class Warehouses:
@@ -262,9 +262,9 @@ def test_health_rescored_where_segment_or_config_changed_equals_a_full_refresh(w
     assert rescored > 0
 
 
-def test_a_contract_cut_short_later_removes_its_days_as_a_full_refresh_does(world, tmp_path):
-    """A corrected contract end makes days that had rows inactive: an incremental run must drop those rows, as a
-    rebuild would never write them."""
+def test_a_contract_corrected_later_changes_its_days_as_a_full_refresh_does(world, tmp_path):
+    """A later batch cuts a contract short and corrects its ARR: an incremental run must drop the rows of the days it
+    no longer covers, as a rebuild would never write them, and rewrite the days it still covers."""
     houses, landing = world
     staged = houses.park("staged")
     last_day = query(staged, "SELECT max(date_day) AS d FROM marts.fct_account_daily").d[0].date()
@@ -282,7 +282,9 @@ def test_a_contract_cut_short_later_removes_its_days_as_a_full_refresh_does(worl
     assert query(staged, f"SELECT count(*) AS n FROM marts.fct_account_daily WHERE {cut_rows}").n[0] > 25
 
     houses.copy("staged", "contract_cut")
-    land_correction(landing, tmp_path / "crm", "contracts", "contract_id", contract_id, end_date=new_end.isoformat())
+    arr = query(staged, f"SELECT arr_amount FROM staging.stg_contracts WHERE contract_id = '{contract_id}'").arr_amount[0]
+    land_correction(landing, tmp_path / "crm", "contracts", "contract_id", contract_id, end_date=new_end.isoformat(),
+                    arr=float(arr) * 2)
     houses.ingest("contract_cut", tmp_path / "crm")
     houses.dbt("contract_cut", "build", *HEALTH_CHAIN)
     houses.copy("contract_cut", "contract_cut_refreshed")
@@ -292,6 +294,9 @@ def test_a_contract_cut_short_later_removes_its_days_as_a_full_refresh_does(worl
         n_incremental, n_refreshed, diff = differing_rows(
             houses.park("contract_cut"), houses.park("contract_cut_refreshed"), table)
         assert n_incremental == n_refreshed and diff == 0, table
+    _, _, repriced = differing_rows(staged, houses.park("contract_cut"), "marts.fct_account_daily",
+                                    f"account_id = '{account}' AND date_day < DATE '{new_end}'")
+    assert repriced > 25
 
 
 def test_churned_accounts_score_lower_60_to_90_days_before_renewal(world):

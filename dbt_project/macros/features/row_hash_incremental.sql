@@ -1,6 +1,7 @@
 {#
     Helpers of the incremental account-day models: those that rewrite only rows whose `inputs_hash` changed
-    (int_feature_health_scored, fct_account_health), and fct_account_daily.
+    (int_feature_health_scored, fct_account_health), and those that rewrite the days that can differ
+    (int_feature_account_calendar, int_feature_active_users, fct_account_daily).
 #}
 
 {#- Lower-case column names of the model's stored table in an incremental run; empty otherwise (the first run, a
@@ -22,5 +23,17 @@
             upstream_rows.account_id = stored.account_id
             and upstream_rows.date_day = stored.date_day
             and {{ upstream_condition }}
+    )
+{%- endmacro %}
+
+{#- Post-hook: delete the account-days outside the account's span in `spans` (int_feature_account_spans), or of an
+    account without one. -#}
+{% macro csops_delete_days_outside_spans(spans) -%}
+    delete from {{ this }} as stored
+    where not exists (
+        select 1 from {{ spans }} as spans
+        where
+            spans.account_id = stored.account_id
+            and stored.date_day between spans.calendar_start_date and spans.calendar_end_date
     )
 {%- endmacro %}

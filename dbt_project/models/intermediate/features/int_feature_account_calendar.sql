@@ -1,7 +1,24 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['account_id', 'date_day'],
+        on_schema_change='sync_all_columns',
+        post_hook=["{{ csops_delete_days_outside_spans(ref('int_feature_account_spans')) }}"],
+    )
+}}
+{%- set stored_columns = csops_stored_columns() %}
 
--- Every day of every account's span (see int_feature_account_spans), gaps between contracts included so trailing
--- windows can use `rows between N preceding`, with the contract state of that day.
+{#-
+    Every day of every account's span (see int_feature_account_spans), gaps between contracts included so trailing
+    windows can use `rows between N preceding`, with the contract state of that day.
+
+    Incremental: an account whose contracts changed (a version loaded after the newest `contracts_loaded_through` the
+    table holds) or whose span moved its start is rebuilt whole; otherwise only the days after the last stored one are
+    added. Days outside the spans are deleted by the post-hook. A table stored without `contracts_loaded_through`
+    (built by an earlier version) is rebuilt whole.
+-#}
+
 with
 
 bounds as (
@@ -22,6 +39,73 @@ contracts as (
     select * from {{ ref('stg_contracts') }}
 
 ),
+
+contract_loads as (
+
+    select
+        account_id,
+        max(loaded_at) as contracts_loaded_through
+    from contracts
+    group by account_id
+
+),
+
+{%- if 'contracts_loaded_through' in stored_columns %}
+
+stored as (
+
+    select
+        account_id,
+        max(date_day) as last_stored_date,
+        min(calendar_start_date) as calendar_start_date,
+        min(first_contract_start_date) as first_contract_start_date,
+        max(contracts_loaded_through) as contracts_loaded_through
+    from {{ this }}
+    group by account_id
+
+),
+
+watermark as (
+
+    select max(contracts_loaded_through) as loaded_through from stored
+
+),
+
+recompute as (
+
+    select
+        spans.account_id,
+        case
+            when
+                stored.account_id is null
+                or contract_loads.contracts_loaded_through > watermark.loaded_through
+                or spans.calendar_start_date <> stored.calendar_start_date
+                or spans.first_contract_start_date <> stored.first_contract_start_date
+                then spans.calendar_start_date
+            when spans.calendar_end_date > stored.last_stored_date
+                then {{ csops_add_days('stored.last_stored_date', 1) }}
+        end as start_date
+    from spans
+    inner join contract_loads
+        on spans.account_id = contract_loads.account_id
+    cross join watermark
+    left join stored
+        on spans.account_id = stored.account_id
+
+),
+
+{%- else %}
+
+recompute as (
+
+    select
+        account_id,
+        calendar_start_date as start_date
+    from spans
+
+),
+
+{%- endif %}
 
 -- The global date spine: data start .. as-of, from a digits cross join filtered to the needed length.
 day_numbers as (
@@ -49,8 +133,10 @@ calendar as (
         spans.calendar_start_date,
         spans.first_contract_start_date
     from spans
+    inner join recompute
+        on spans.account_id = recompute.account_id
     inner join dates
-        on dates.date_day between spans.calendar_start_date and spans.calendar_end_date
+        on dates.date_day between recompute.start_date and spans.calendar_end_date
 
 ),
 
@@ -91,8 +177,11 @@ select
     contract_days.seat_based_seats,
     contract_days.seat_based_arr,
     contract_days.next_renewal_date,
-    contract_days.currency_code
+    contract_days.currency_code,
+    contract_loads.contracts_loaded_through
 from calendar
+inner join contract_loads
+    on calendar.account_id = contract_loads.account_id
 left join contract_days
     on
         calendar.account_id = contract_days.account_id
