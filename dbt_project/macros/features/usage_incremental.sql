@@ -7,6 +7,40 @@
 #}
 {% macro csops_usage_events_to_aggregate(extra_watermark_columns='', extra_refresh_condition='false') -%}
 {%- if is_incremental() %}
+{{ csops_days_to_refresh(ref('stg_usage_events'), 'occurred_on', 'loaded_at', extra_watermark_columns,
+                         extra_refresh_condition) }},
+
+events as (
+
+    select usage_events.*
+    from {{ ref('stg_usage_events') }} as usage_events
+    {{ csops_join_days_to_refresh('usage_events', 'occurred_on') }}
+
+)
+{%- else %}
+events as (
+
+    select * from {{ ref('stg_usage_events') }}
+
+)
+{%- endif %}
+{%- endmacro %}
+
+{#- `inner join` of the rows aliased `alias` to the CTE `days_to_refresh` (account_id, `day_column`) on account and
+    day, and a `where` that lets the scan skip row groups older than the oldest of those days. -#}
+{% macro csops_join_days_to_refresh(alias, day_column) -%}
+    inner join days_to_refresh
+        on
+            {{ alias }}.account_id = days_to_refresh.account_id
+            and {{ alias }}.{{ day_column }} = days_to_refresh.{{ day_column }}
+    where {{ alias }}.{{ day_column }} >= (select min({{ day_column }}) from days_to_refresh)
+{%- endmacro %}
+
+{#- CTEs `watermark` (the newest `loaded_through` of the model's stored table, plus `extra_watermark_columns`) and
+    `days_to_refresh` (account_id, `day_column`): the account-days of `relation` loaded after it (`loaded_column`),
+    or every one of them when the table is empty or `extra_refresh_condition` (SQL over `watermark`) holds. -#}
+{% macro csops_days_to_refresh(relation, day_column, loaded_column, extra_watermark_columns='',
+                               extra_refresh_condition='false') -%}
 watermark as (
 
     select
@@ -19,34 +53,14 @@ watermark as (
 days_to_refresh as (
 
     select distinct
-        usage_events.account_id,
-        usage_events.occurred_on
-    from {{ ref('stg_usage_events') }} as usage_events
+        loaded.account_id,
+        loaded.{{ day_column }}
+    from {{ relation }} as loaded
     cross join watermark
     where
         watermark.loaded_through is null
-        or usage_events.loaded_at > watermark.loaded_through
+        or loaded.{{ loaded_column }} > watermark.loaded_through
         or ({{ extra_refresh_condition }})
 
-),
-
-events as (
-
-    select usage_events.*
-    from {{ ref('stg_usage_events') }} as usage_events
-    inner join days_to_refresh
-        on
-            usage_events.account_id = days_to_refresh.account_id
-            and usage_events.occurred_on = days_to_refresh.occurred_on
-    -- Lets the scan skip old row groups when only recent days changed.
-    where usage_events.occurred_on >= (select min(occurred_on) from days_to_refresh)
-
 )
-{%- else %}
-events as (
-
-    select * from {{ ref('stg_usage_events') }}
-
-)
-{%- endif %}
 {%- endmacro %}

@@ -41,12 +41,6 @@ spans as (
 
 ),
 
-user_days as (
-
-    select * from {{ ref('int_feature_usage_user_daily') }}
-
-),
-
 {%- if 'loaded_through' in stored_columns %}
 
 stored as (
@@ -71,7 +65,7 @@ changed_usage as (
     select
         user_days.account_id,
         min(user_days.usage_date) as first_changed_date
-    from user_days
+    from {{ ref('int_feature_usage_user_daily') }} as user_days
     cross join watermark
     where watermark.loaded_through is null or user_days.loaded_through > watermark.loaded_through
     group by user_days.account_id
@@ -130,6 +124,13 @@ recompute as (
 
 ),
 
+-- A bound for every account at once, which lets the scans below skip old row groups when only recent days changed.
+first_read as (
+
+    select min({{ csops_add_days('start_date', -longest_window) }}) as usage_date from recompute
+
+),
+
 recent_user_days as (
 
     select
@@ -139,12 +140,13 @@ recent_user_days as (
             partition by {{ csops_partition_key(['user_days.account_id', 'user_days.user_id']) }}
             order by user_days.usage_date
         ) as next_usage_date
-    from user_days
+    from {{ ref('int_feature_usage_user_daily') }} as user_days
     inner join recompute
         on user_days.account_id = recompute.account_id
     where
         user_days.user_id is not null
         and user_days.usage_date >= {{ csops_add_days('recompute.start_date', -longest_window) }}
+        and user_days.usage_date >= (select usage_date from first_read)
 
 ),
 
@@ -161,7 +163,9 @@ starts as (
     from {{ ref('int_feature_usage_account_daily') }} as usage
     inner join recompute
         on usage.account_id = recompute.account_id
-    where usage.usage_date >= {{ csops_add_days('recompute.start_date', -longest_window) }}
+    where
+        usage.usage_date >= {{ csops_add_days('recompute.start_date', -longest_window) }}
+        and usage.usage_date >= (select usage_date from first_read)
     group by 1, 2
 
 ),
