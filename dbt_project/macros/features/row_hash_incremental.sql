@@ -27,13 +27,20 @@
 {%- endmacro %}
 
 {#- Post-hook: delete the account-days outside the account's span in `spans` (int_feature_account_spans), or of an
-    account without one. -#}
+    account without one: the days int_feature_account_calendar no longer has. Found by an equality join on the
+    account, one span row each (large set: 0.02 s, against 0.16-0.5 s for an anti-join on the calendar or on the
+    span's date range). -#}
 {% macro csops_delete_days_outside_spans(spans) -%}
     delete from {{ this }} as stored
-    where not exists (
-        select 1 from {{ spans }} as spans
+    using (
+        select days.account_id, days.date_day
+        from {{ this }} as days
+        left join {{ spans }} as spans
+            on days.account_id = spans.account_id
         where
-            spans.account_id = stored.account_id
-            and stored.date_day between spans.calendar_start_date and spans.calendar_end_date
-    )
+            spans.account_id is null
+            or days.date_day < spans.calendar_start_date
+            or days.date_day > spans.calendar_end_date
+    ) as outside_spans
+    where stored.account_id = outside_spans.account_id and stored.date_day = outside_spans.date_day
 {%- endmacro %}

@@ -4,7 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key=['account_id', 'date_day'],
         on_schema_change='sync_all_columns',
-        post_hook=["{{ csops_delete_rows_missing_from(ref('int_feature_account_calendar')) }}"],
+        post_hook=["{{ csops_delete_days_outside_spans(ref('int_feature_account_spans')) }}"],
     )
 }}
 {%- set windows = [7, 30] %}
@@ -48,7 +48,8 @@ stored as (
     select
         account_id,
         min(date_day) as first_stored_date,
-        max(date_day) as last_stored_date
+        max(date_day) as last_stored_date,
+        max(loaded_through) as loaded_through
     from {{ this }}
     group by account_id
 
@@ -56,7 +57,7 @@ stored as (
 
 watermark as (
 
-    select max(loaded_through) as loaded_through from {{ this }}
+    select max(loaded_through) as loaded_through from stored
 
 ),
 
