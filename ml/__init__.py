@@ -4,7 +4,8 @@ One job per module:
     config       every knob (MLConfig) and the registry root (CSOPS_MODELS_DIR)
     features     point-in-time features from the dbt marts, snapshot days, the scoring day
     labels       churn / expansion labels from fct_revenue_events; unknown labels excluded
-    split        temporal split train | gap | validation | calibration | gap | test
+    split        temporal split train | gap | validation | calibration | gap | test (short history: train | gap | test,
+                 validation and calibration from held-out accounts)
     train        LightGBM with early stopping, calibration, baselines and metrics on the test slice
     calibration  Platt / isotonic calibration, monotone, as a table
     baselines    health-score ranking and logistic regression on the same features

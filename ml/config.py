@@ -56,6 +56,9 @@ class MLConfig:
     holdout_min_days: int = 14
     holdout_max_days: int = 112
     train_min_days: int = 28
+    # when two gaps do not fit (about a year of data): this share of the accounts on the training days is held out
+    # instead, half for validation, half for calibration (ml/split.py); 0 turns it off (no model on short history)
+    holdout_account_share: float = 0.3
 
     # "too few positives": below these a model is not trained / not validated, and says so
     min_train_positives: int = 30
@@ -94,6 +97,8 @@ class MLConfig:
             raise ValueError("num_threads must be at least 1")
         if self.horizon_days < 1 or self.cadence_days < 1:
             raise ValueError("horizon_days and cadence_days must be positive")
+        if not 0 <= self.holdout_account_share < 1:
+            raise ValueError("holdout_account_share must be at least 0 and below 1")
 
     @classmethod
     def from_env(cls) -> MLConfig:

@@ -148,7 +148,7 @@ def _print_report(args, out: Path, cfg: MLConfig, results: dict, pit, clock: Clo
         if split:
             print(f"train {split.train[0]}..{split.train[1]} | valid {split.valid[0]}..{split.valid[1]} | "
                   f"calib {split.calib[0]}..{split.calib[1]} | test {split.test[0]}..{split.test[1]} "
-                  f"(gaps {split.gaps_days()[0]} / {split.gaps_days()[1]} days, horizon {cfg.horizon_days})")
+                  f"({split.describe()})")
         print(metrics_table(table, markdown=False))
         print(f"registry: version {run.version}, {run.decision.summary()}")
         top = scoring.scores.head(3)

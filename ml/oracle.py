@@ -63,7 +63,7 @@ def evaluate_oracle(truth_dir: Path, training_set: pd.DataFrame, split: Temporal
     for c in ORACLE_FEATURES:
         if c not in frame:
             frame[c] = hidden[c].to_numpy()
-    frame["slice"] = split.assign(frame["snapshot_date"]).to_numpy()
+    frame["slice"] = split.assign(frame["snapshot_date"], frame["account_id"]).to_numpy()
     train, valid, test = (frame[frame["slice"] == n] for n in ("train", "valid", "test"))
     booster, best = train_booster(train, valid, ORACLE_FEATURES, cfg)
     score = raw_score(booster, test, ORACLE_FEATURES, best)

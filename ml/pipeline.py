@@ -86,7 +86,8 @@ def build_training_set(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, t
     known = labelled["label_known"].to_numpy()
     try:
         split = temporal_split(labelled.loc[known, "snapshot_date"].unique(), cfg)
-        labelled.loc[known, "slice"] = split.assign(labelled.loc[known, "snapshot_date"]).to_numpy()
+        labelled.loc[known, "slice"] = split.assign(labelled.loc[known, "snapshot_date"],
+                                                    labelled.loc[known, "account_id"]).to_numpy()
     except NotEnoughHistory:
         labelled.loc[known, "slice"] = "no_split"
     return labelled
@@ -132,7 +133,7 @@ class TrainingRun:
 
 def _test_rows(training_set: pd.DataFrame, result: TaskResult) -> pd.DataFrame:
     known = training_set[training_set["label_known"]]
-    return known[result.split.assign(known["snapshot_date"]).to_numpy() == "test"]
+    return known[result.split.assign(known["snapshot_date"], known["account_id"]).to_numpy() == "test"]
 
 
 def champion_on_test(registry: Registry, task: str, training_set: pd.DataFrame, result: TaskResult,

@@ -83,11 +83,9 @@ def model_card(task: str, version: str, training: dict, metrics: dict, calibrati
         window = split.get(name) or ["", ""]
         lines.append(f"| {name} | {window[0]} | {window[1]} | {c.get('rows', 0):,} | {c.get('positives', 0):,} | "
                      f"{c.get('positive_accounts', 0):,} |")
-    gaps = split.get("gap_days") or ["?", "?"]
     lines += [
         "",
-        f"Gaps between train and validation, and calibration and test: {gaps[0]} and {gaps[1]} days "
-        f"(horizon {cfg.horizon_days}).",
+        f"Split: {split.get('description', 'not recorded')}.",
         "",
         "## Test-slice metrics (out of time)",
         metrics_table({k: v for k, v in metrics.items() if isinstance(v, dict) and k != "test_slice"}),
@@ -109,8 +107,8 @@ def model_card(task: str, version: str, training: dict, metrics: dict, calibrati
         "## Limits",
         "- Churn can only happen when a contract ends, so days to renewal dominates the ranking; the ROC-AUC among "
         "accounts whose renewal is due within the horizon shows how well the model separates those who leave.",
-        "- Trained on the oldest labelled snapshots (the later ones validate, calibrate and test it), so it lags the "
-        "as-of date by about two horizons plus the test window.",
+        "- Trained on the oldest labelled snapshots (later ones test it, and validate and calibrate it unless other "
+        "accounts of the training days do), so it lags the as-of date by one or two horizons plus the test window.",
         "- Reasons are the model's SHAP contributions grouped by feature family: they say what moved the score, not "
         "what caused the outcome.",
         "- Free text (tickets, notes, comments) is not used.",

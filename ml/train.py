@@ -138,7 +138,7 @@ def fit_task(training_set: pd.DataFrame, task: str, cfg: MLConfig, features: lis
         _baselines_on_all(result, known, task, cfg)
         return result
     result.split = split
-    known["slice"] = split.assign(known["snapshot_date"]).to_numpy()
+    known["slice"] = split.assign(known["snapshot_date"], known["account_id"]).to_numpy()
     parts = {name: known[known["slice"] == name] for name in ("train", "valid", "calib", "test")}
     result.counts = {name: _counts(part) for name, part in parts.items()}
     result.data_hash = data_hash(known[known["slice"] != "gap"], features)

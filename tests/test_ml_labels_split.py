@@ -1,4 +1,5 @@
-"""Labels (horizon, unknown labels excluded, expansion drivers) and the temporal split (gaps of at least H)."""
+"""Labels (horizon, unknown labels excluded, expansion drivers) and the temporal split (gaps of at least H, accounts
+held out on short history)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def test_split_is_ordered_with_gaps_of_at_least_the_horizon(weeks):
     gap_train_valid, gap_calib_test = split.gaps_days()
     assert gap_train_valid >= cfg.horizon_days and gap_calib_test >= cfg.horizon_days
     assert (split.train[1] - split.train[0]).days >= cfg.train_min_days
-    slices = split.assign(pd.Series(weekly(date(2024, 1, 1), weeks)))
+    slices = split.assign(pd.Series(weekly(date(2024, 1, 1), weeks)), ["a"] * weeks)
     assert set(slices) == {"train", "valid", "calib", "test", "gap"}
     # no label window of an earlier slice reaches into a later one
     last_train = max(d for d, s in zip(weekly(date(2024, 1, 1), weeks), slices, strict=True) if s == "train")
@@ -91,7 +92,33 @@ def test_split_follows_a_configured_horizon():
 
 def test_too_little_history_says_so():
     with pytest.raises(NotEnoughHistory, match="cannot hold"):
-        temporal_split(weekly(date(2024, 1, 1), 20), MLConfig())
+        temporal_split(weekly(date(2024, 1, 1), 15), MLConfig())
+
+
+def test_a_year_of_data_holds_accounts_out_of_the_training_days_instead_of_a_second_gap():
+    cfg = MLConfig()
+    days = weekly(date(2025, 9, 29), 22)  # 147 days: the churn labels of a 12-month data set
+    with pytest.raises(NotEnoughHistory, match="cannot hold"):
+        temporal_split(days, dataclasses.replace(cfg, holdout_account_share=0.0))
+    split = temporal_split(days, cfg)
+    assert split.train[1] + timedelta(days=cfg.horizon_days) <= split.test[0]
+    assert (split.train[1] - split.train[0]).days >= cfg.train_min_days
+    assert split.gaps_days() == (0, (split.test[0] - split.train[1]).days)
+    accounts = [f"ACC-{i:05d}" for i in range(2000)]
+    frame = pd.DataFrame([(a, d) for a in accounts for d in days], columns=["account_id", "snapshot_date"])
+    frame["slice"] = split.assign(frame["snapshot_date"], frame["account_id"]).to_numpy()
+    on_training_days = frame[(frame["snapshot_date"] >= split.train[0]) & (frame["snapshot_date"] <= split.train[1])]
+    # every account sits in one slice on all its training days, so no outcome is seen by two slices
+    per_account = on_training_days.groupby("account_id")["slice"].agg(set)
+    assert per_account.map(len).eq(1).all()
+    shares = per_account.map(min).value_counts(normalize=True)
+    assert abs(shares["valid"] - 0.15) < 0.03 and abs(shares["calib"] - 0.15) < 0.03
+    # the test slice is out of time and holds every account; the same call gives the same slices
+    test = frame[frame["slice"] == "test"]
+    assert test["snapshot_date"].min() >= split.test[0] and test["account_id"].nunique() == len(accounts)
+    assert set(frame.loc[frame["snapshot_date"] > split.train[1], "slice"]) <= {"gap", "test"}
+    again = split.assign(frame["snapshot_date"], frame["account_id"]).to_numpy()
+    assert (again == frame["slice"].to_numpy()).all()
 
 
 def test_no_outcome_at_all_gives_negative_known_labels():
