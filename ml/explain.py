@@ -17,10 +17,11 @@ import pandas as pd
 from ml.features import FEATURE_BY_NAME, LAGS
 
 
-def contributions(booster: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """(rows, features + 1) SHAP values in log-odds; the last column is the bias."""
+def contributions(booster: lgb.Booster, frame: pd.DataFrame, features: list[str], num_threads: int = 1) -> np.ndarray:
+    """(rows, features + 1) SHAP values in log-odds; the last column is the bias. Rows are independent, so the values
+    are the same for any thread count."""
     x = frame[features].to_numpy(dtype=float)
-    return np.asarray(booster.predict(x, pred_contrib=True, num_threads=1))
+    return np.asarray(booster.predict(x, pred_contrib=True, num_threads=num_threads))
 
 
 def family_of(feature: str) -> str:
@@ -47,6 +48,7 @@ def top_reasons(frame: pd.DataFrame, contrib: np.ndarray, features: list[str], k
     """Per row, up to k families (context families excluded) that raise the prediction most:
     {family, contribution, phrase}."""
     families, fam = family_contributions(contrib, features)
+    members = {family: [(n, f) for n, f in enumerate(features) if family_of(f) == family] for family in families}
     records = frame.to_dict("records")
     out = []
     for i, row in enumerate(records):
@@ -56,7 +58,7 @@ def top_reasons(frame: pd.DataFrame, contrib: np.ndarray, features: list[str], k
             if fam[i, j] <= 0:
                 break
             family = families[j]
-            within = {f: float(contrib[i, n]) for n, f in enumerate(features) if family_of(f) == family}
+            within = {f: float(contrib[i, n]) for n, f in members[family]}
             reasons.append({"family": family, "contribution": round(float(fam[i, j]), 4),
                             "phrase": phrase(family, row, within)})
         out.append(reasons)

@@ -47,8 +47,8 @@ def score_accounts(frame: pd.DataFrame, task: str, model: LoadedModel | None, cf
         iteration = model.booster.best_iteration or None
         raw = np.asarray(model.booster.predict(x, raw_score=True, num_iteration=iteration, num_threads=1))
         prob = model.calibrator.predict(raw)
-        reasons = top_reasons(frame, contributions(model.booster, frame, model.features), model.features,
-                              cfg.top_reasons)
+        reasons = top_reasons(frame, contributions(model.booster, frame, model.features, cfg.num_threads),
+                              model.features, cfg.top_reasons)
         out["model_version"] = model.version
         out["probability"] = prob
         out["raw_score"] = raw
