@@ -240,6 +240,17 @@ def test_report_carries_measured_stages(tiny, tmp_path, dbt_manifest):
             "| not measured | n/a (applies to the large set) |") in text
 
 
+def test_the_training_note_shows_each_models_test_score_next_to_its_baselines():
+    trained = {"status": "trained", "reasons": [], "promoted": True,
+               "test_roc_auc": {"model": 0.93, "health_score": 0.7471, "logistic_regression": None}}
+    refused = {"status": "not_trained", "reasons": ["not enough history"], "promoted": False,
+               "test_roc_auc": {"health_score": None}}
+    note = report._stage_note("training", {"exit_code": 0, "result": {"tasks": {"churn": trained,
+                                                                                  "expansion": refused}}})
+    assert note == ("churn: trained (test ROC-AUC 0.930; health score 0.747), promoted; "
+                    "expansion: not_trained (not enough history), not promoted")
+
+
 def test_bench_rejects_an_unknown_size():
     completed = subprocess.run([CSOPS, "bench", "--size", "huge"], capture_output=True, text=True)
     assert completed.returncode == 2

@@ -143,6 +143,15 @@ def _slowest(times: dict, count: int = 3) -> str:
     return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in list(times.items())[:count])
 
 
+def _test_roc_auc(by_model: dict) -> str:
+    """" (test ROC-AUC 0.930; health score 0.747, logistic regression 0.886)": the model next to its baselines."""
+    shown = {name.replace("_", " "): value for name, value in by_model.items() if value is not None}
+    if "model" not in shown:
+        return ""
+    baselines = ", ".join(f"{name} {value:.3f}" for name, value in shown.items() if name != "model")
+    return f" (test ROC-AUC {shown['model']:.3f}" + (f"; {baselines})" if baselines else ")")
+
+
 def _stage_note(name: str, entry: dict) -> str:
     if entry.get("stopped_at_memory_limit"):
         return (f"STOPPED: its processes held more than the memory limit "
@@ -161,6 +170,7 @@ def _stage_note(name: str, entry: dict) -> str:
         return f"{_int(result.get('quarantined'))} quarantined, {_int(result.get('deduplicated'))} duplicates dropped"
     if name == "training":
         return "; ".join(f"{task}: {t['status']}" + (f" ({'; '.join(t['reasons'])})" if t.get("reasons") else "")
+                         + _test_roc_auc(t.get("test_roc_auc") or {})
                          + f", {'promoted' if t['promoted'] else 'not promoted'}"
                          for task, t in result.get("tasks", {}).items())
     if name == "checks":

@@ -151,7 +151,9 @@ def training() -> dict:
     for task, frame in labelled.items():
         run = pipeline.train_and_register(frame, task, cfg, registry, as_of)
         tasks[task] = {"status": run.result.status, "reasons": run.result.reasons, "version": run.version,
-                       "promoted": run.promoted, "rows": len(frame), "labelled_rows": int(frame["label_known"].sum())}
+                       "promoted": run.promoted, "rows": len(frame), "labelled_rows": int(frame["label_known"].sum()),
+                       "test_roc_auc": {name: metrics.get("roc_auc") for name, metrics in run.result.metrics.items()
+                                        if isinstance(metrics, dict)}}
     return {"rows_in": len(snapshots) * len(TASKS), "rows_out": sum(t["rows"] for t in tasks.values()),
             "tasks": tasks}
 
