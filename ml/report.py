@@ -109,6 +109,9 @@ def model_card(task: str, version: str, training: dict, metrics: dict, calibrati
         "accounts whose renewal is due within the horizon shows how well the model separates those who leave.",
         "- Trained on the oldest labelled snapshots (later ones test it, and validate and calibrate it unless other "
         "accounts of the training days do), so it lags the as-of date by one or two horizons plus the test window.",
+        *(["- Validation and calibration come from other accounts on the training days (too little history for "
+           "later days), so they cannot see a shift in the base rate since then; the test slice can."]
+          if split.get("holdout_account_share") else []),
         "- Reasons are the model's SHAP contributions grouped by feature family: they say what moved the score, not "
         "what caused the outcome.",
         "- Free text (tickets, notes, comments) is not used.",

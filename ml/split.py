@@ -31,7 +31,7 @@ class NotEnoughHistory(ValueError):
 
 def account_fraction(account_ids) -> np.ndarray:
     """A stable number in [0, 1) per account id: the same account lands in the same hold-out slice on every run."""
-    codes, accounts = pd.factorize(pd.Series(list(account_ids), dtype=str))
+    codes, accounts = pd.factorize(pd.Series(list(account_ids)).astype(str))
     per_account = np.array([int.from_bytes(hashlib.blake2b(a.encode(), digest_size=8).digest(), "big") / 2.0**64
                             for a in accounts], dtype=float)
     return per_account[codes]
@@ -93,6 +93,17 @@ def temporal_split(known_dates, cfg: MLConfig) -> TemporalSplit:
         raise NotEnoughHistory(f"only {len(days)} snapshot day{'s' if len(days) != 1 else ''} with a known label; "
                                f"the split needs {cfg.train_min_days + h + cfg.test_min_days} days of them "
                                f"({cfg.train_min_days} train + a gap of {h} + {cfg.test_min_days} test)")
+    try:
+        return _two_gap_split(days, cfg)
+    except NotEnoughHistory:
+        if cfg.holdout_account_share <= 0:
+            raise
+        return _account_holdout_split(days, cfg)
+
+
+def _two_gap_split(days: list[date], cfg: MLConfig) -> TemporalSplit:
+    """train | gap | validation | calibration | gap | test (module docstring); NotEnoughHistory when it does not fit."""
+    h = cfg.horizon_days
     first, last = days[0], days[-1]
     span = (last - first).days
     available = span - 2 * h
@@ -113,7 +124,10 @@ def temporal_split(known_dates, cfg: MLConfig) -> TemporalSplit:
         notes.append(f"short history ({span} days of labelled snapshots): test {test_days} and hold-out "
                      f"{holdout_days} days")
         if short > 0:
-            return _account_holdout_split(days, cfg)
+            raise NotEnoughHistory(
+                f"{span} days of labelled snapshots ({first} to {last}) cannot hold {cfg.train_min_days} training "
+                f"days + 2 gaps of {h} days + {cfg.holdout_min_days} validation/calibration days + "
+                f"{cfg.test_min_days} test days")
     arr = np.array(days)
 
     def pick(lo: date, hi: date) -> tuple[date, date]:
@@ -144,7 +158,7 @@ def _account_holdout_split(days: list[date], cfg: MLConfig) -> TemporalSplit:
     span = (last - first).days
     test_days = min(_clamp(cfg.test_share * (span - h), cfg.test_min_days, cfg.test_max_days),
                     span - h - cfg.train_min_days)
-    if cfg.holdout_account_share <= 0 or test_days < cfg.test_min_days:
+    if test_days < cfg.test_min_days:
         raise NotEnoughHistory(
             f"{span} days of labelled snapshots ({first} to {last}) cannot hold {cfg.train_min_days} training days + "
             f"a gap of {h} days + {cfg.test_min_days} test days")
@@ -152,8 +166,8 @@ def _account_holdout_split(days: list[date], cfg: MLConfig) -> TemporalSplit:
     test_days_in = arr[arr >= last - timedelta(days=test_days)]
     train_days_in = arr[arr <= test_days_in[0] - timedelta(days=h)]
     train = (train_days_in[0], train_days_in[-1])
-    note = (f"short history ({span} days of labelled snapshots, two gaps of {h} days do not fit): validation and "
-            f"calibration are accounts held out of the training days")
+    note = (f"short history ({span} days of labelled snapshots, too few for two gaps of {h} days and hold-out "
+            f"days between them): validation and calibration are accounts held out of the training days")
     split = TemporalSplit(train=train, valid=train, calib=train, test=(test_days_in[0], test_days_in[-1]),
                           horizon_days=h, notes=[note], holdout_account_share=cfg.holdout_account_share)
     assert split.gaps_days()[1] >= h, (split.gaps_days(), h)

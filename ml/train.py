@@ -144,6 +144,13 @@ def fit_task(training_set: pd.DataFrame, task: str, cfg: MLConfig, features: lis
     result.data_hash = data_hash(known[known["slice"] != "gap"], features)
     train, valid, calib, test = parts["train"], parts["valid"], parts["calib"], parts["test"]
     pos = {name: c["positives"] for name, c in result.counts.items()}
+    empty = [name for name, part in parts.items() if part.empty]
+    if empty:
+        # possible when accounts are held out and there are only a few of them
+        result.reasons.append(f"no snapshot in the {' and '.join(empty)} slice: too few accounts to hold out "
+                              f"({known['account_id'].nunique()} with a known label)")
+        _baselines_on_all(result, known, task, cfg)
+        return result
 
     test_frame = test[["account_id", "snapshot_date", "label", "event_date"]].copy()
     _run_baselines(result, train, calib, test, test_frame, task, cfg, features)

@@ -119,6 +119,18 @@ def test_a_year_of_data_holds_accounts_out_of_the_training_days_instead_of_a_sec
     assert set(frame.loc[frame["snapshot_date"] > split.train[1], "slice"]) <= {"gap", "test"}
     again = split.assign(frame["snapshot_date"], frame["account_id"]).to_numpy()
     assert (again == frame["slice"].to_numpy()).all()
+    # the hash is fixed (not Python's per-process one), and rows are matched to their own account whatever the index
+    pinned = pd.DataFrame({"account_id": ["ACC-00000", "ACC-00001", "ACC-00011"], "snapshot_date": [days[0]] * 3},
+                          index=[7, 7, 3])
+    assert split.assign(pinned["snapshot_date"], pinned["account_id"]).tolist() == ["train", "valid", "calib"]
+
+
+def test_a_coarse_cadence_that_leaves_no_room_between_the_gaps_also_holds_accounts_out():
+    cfg = dataclasses.replace(MLConfig(), cadence_days=28)
+    days = [date(2025, 1, 1) + timedelta(days=28 * i) for i in range(10)]  # 252 days, one snapshot every 4 weeks
+    split = temporal_split(days, cfg)
+    assert split.holdout_account_share == cfg.holdout_account_share
+    assert split.train[1] + timedelta(days=cfg.horizon_days) <= split.test[0]
 
 
 def test_no_outcome_at_all_gives_negative_known_labels():

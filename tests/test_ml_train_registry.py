@@ -68,6 +68,15 @@ def test_too_little_history_says_so_and_keeps_the_health_baseline():
     assert result.metrics["health_score"]["roc_auc"] is not None
 
 
+def test_too_few_accounts_to_hold_out_says_so_instead_of_failing():
+    # 30 weeks: accounts are held out for validation and calibration, and none of these three falls in those slices
+    few = make_training_set(accounts=3, weeks=30, seed=1)
+    result = fit_task(few, "churn", CFG)
+    assert result.status == "not_trained" and result.booster is None
+    assert "too few accounts to hold out" in result.reasons[0], result.reasons
+    assert "health_score" in result.metrics
+
+
 def test_no_known_label_says_so():
     frame = make_training_set(accounts=20, weeks=8, seed=2)
     frame["label_known"] = False
