@@ -65,6 +65,6 @@ def evaluate_oracle(truth_dir: Path, training_set: pd.DataFrame, split: Temporal
             frame[c] = hidden[c].to_numpy()
     frame["slice"] = split.assign(frame["snapshot_date"], frame["account_id"]).to_numpy()
     train, valid, test = (frame[frame["slice"] == n] for n in ("train", "valid", "test"))
-    booster, best = train_booster(train, valid if len(valid) else None, ORACLE_FEATURES, cfg)
+    booster, best = train_booster(train, valid, ORACLE_FEATURES, cfg)
     score = raw_score(booster, test, ORACLE_FEATURES, best)
     return evaluate_scores(test, score, None, cfg.review_budgets, cfg.horizon_days)

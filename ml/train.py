@@ -91,7 +91,7 @@ def train_booster(train: pd.DataFrame, valid: pd.DataFrame | None, features: lis
     params = lgbm_params(cfg)
     dtrain = lgb.Dataset(train[features].to_numpy(dtype=float), train["label"].to_numpy(dtype=float),
                          feature_name=list(features), free_raw_data=False)
-    if valid is None:
+    if valid is None or valid.empty:  # LightGBM refuses a validation set without rows
         booster = lgb.train(params, dtrain, num_boost_round=FIXED_ROUNDS_WITHOUT_VALIDATION)
         return booster, FIXED_ROUNDS_WITHOUT_VALIDATION
     dvalid = lgb.Dataset(valid[features].to_numpy(dtype=float), valid["label"].to_numpy(dtype=float),
