@@ -17,7 +17,7 @@ from csops.bench import baselines, report
 from csops.bench.datasets import prepare_landing
 from csops.bench.measure import run_measured
 from csops.bench.options import SIZES
-from csops.bench.run import Runner, all_ran, count_rows, environment, machine, orchestration
+from csops.bench.run import Runner, all_ran, count_rows, daily_cost, environment, machine, orchestration
 from csops.bench.stages import DBT_LAYERS
 
 CSOPS = str(Path(sys.executable).parent / "csops")
@@ -146,6 +146,18 @@ def test_orchestration_overhead_splits_time_outside_steps_from_slower_steps():
     # Inside the run: 15 s outside the steps + (40 - 34 - 3) s of the dbt step that was neither dbt nor its start.
     assert (figures["in_run_seconds"], figures["in_run_share"]) == (pytest.approx(18.0), pytest.approx(0.18))
     assert orchestration(stages | {"marts": {"exit_code": 1}}, whole) == {}
+
+
+def test_one_more_day_is_split_at_dbts_build_into_data_work_and_what_any_run_pays():
+    # The daily pipeline's dbt step ran 30 s by dbt's clock; the scoring run has no dbt step.
+    runs = [{"dbt_elapsed_seconds": 30.0}, {"dbt_elapsed_seconds": None}]
+    cost = daily_cost({"wall_seconds": 48.0, "result": {"runs": runs}}, {"wall_seconds": 120.0})
+    assert cost == {"fraction_of_full_build": pytest.approx(0.4), "dbt_build_seconds": 30.0,
+                    "outside_dbt_seconds": 18.0, "outside_dbt_share": pytest.approx(0.15)}
+    measured = {"data_set": {"size": "large"}, "whole_run": None, "comparison": {}, "orchestration": {},
+                "incremental": cost | {"equal": True}}
+    one_day = next(t for t in report.targets(measured) if t["name"].startswith("one more day (daily"))
+    assert (one_day["passed"], one_day["note"]) == (False, "15.0% outside dbt's build alone")
 
 
 def test_targets_stated_for_the_large_set_are_judged_on_it_alone():
