@@ -58,6 +58,9 @@ def targets(report: dict) -> list[dict]:
     whole_seconds = _wall(whole)
     whole_memory = whole["peak_memory_bytes"] if whole_seconds is not None else None
     times_anchor = _ratio(_wall(features), _wall(anchor))
+    # dbt's start (interpreter, imports, the saved parse) is fixed: on small sets it is much of the stage.
+    models_times_anchor = _ratio((features or {}).get("result", {}).get("model_seconds"), _wall(anchor)) \
+        if times_anchor is not None else None
     pandas_times = _ratio(_wall(pandas), _wall(features))
     one_day, floor = incremental.get("fraction_of_full_build"), incremental.get("outside_dbt_share")
     share = overhead.get("overhead_one_dbt_start_share")
@@ -81,7 +84,8 @@ def targets(report: dict) -> list[dict]:
                whole_memory / GIB if whole_memory is not None else None, "GiB",
                lambda v: v <= WHOLE_RUN_MAX_MEMORY / GIB, size_applies, absolute_note),
         target("csops daily-feature stage vs the DuckDB anchor (wall)", f"<= {FEATURES_MAX_TIMES_ANCHOR}x",
-               times_anchor, "x", lambda v: v <= FEATURES_MAX_TIMES_ANCHOR),
+               times_anchor, "x", lambda v: v <= FEATURES_MAX_TIMES_ANCHOR,
+               note=f"its models {models_times_anchor:.2f}x by dbt's clock" if models_times_anchor else ""),
         target("pandas far behind: pandas vs the csops daily-feature stage (wall)", f">= {PANDAS_MIN_TIMES_CSOPS}x",
                pandas_times, "x", lambda v: v >= PANDAS_MIN_TIMES_CSOPS,
                note="pandas stopped at the memory limit" if (pandas or {}).get("stopped_at_memory_limit") else ""),
