@@ -150,10 +150,16 @@ def test_orchestration_overhead_splits_time_outside_steps_from_slower_steps():
 
 def test_fixed_costs_are_shown_next_to_the_targets_they_weigh_on():
     # The daily pipeline's dbt step ran 30 s by dbt's clock; the scoring run has no dbt step.
-    runs = [{"dbt_elapsed_seconds": 30.0}, {"dbt_elapsed_seconds": None}]
-    cost = daily_cost({"wall_seconds": 48.0, "result": {"runs": runs}}, {"wall_seconds": 120.0})
+    runs = [{"success": True, "dbt_elapsed_seconds": 30.0}, {"success": True, "dbt_elapsed_seconds": None}]
+    daily, whole = {"wall_seconds": 48.0, "result": {"runs": runs}}, {"wall_seconds": 120.0}
+    cost = daily_cost(daily, whole)
     assert cost == {"fraction_of_full_build": pytest.approx(0.4), "dbt_build_seconds": 30.0,
                     "outside_dbt_seconds": 18.0, "outside_dbt_share": pytest.approx(0.15)}
+    # A failed run, or one whose dbt step left no clock, gives no floor: its missing work is not a fixed cost.
+    failed = [runs[0] | {"success": False}, runs[1]]
+    unclocked = [runs[0] | {"dbt_elapsed_seconds": None}, runs[1]]
+    for broken in (failed, unclocked):
+        assert daily_cost(daily | {"result": {"runs": broken}}, whole) == {"fraction_of_full_build": pytest.approx(0.4)}
     # The daily-feature stage's models ran 7 s of its 12 s by dbt's clock; the rest was starting dbt.
     comparison = {"daily_features": {"exit_code": 0, "wall_seconds": 12.0, "result": {"model_seconds": 7.0}},
                   "anchor": {"exit_code": 0, "wall_seconds": 7.0}}

@@ -214,10 +214,15 @@ def daily_cost(daily: dict, whole: dict) -> dict:
     """One more day as a share of the full build, split at dbt's build (models and tests, by dbt's own clock): the
     rest (the interpreter, definitions, the Dagster runs, the raw steps and checks, starting dbt, scoring every
     account) is paid however little data arrives, so it is the floor no incremental model can lower."""
-    in_dbt = sum(run["dbt_elapsed_seconds"] or 0 for run in daily["result"]["runs"])
-    outside = daily["wall_seconds"] - in_dbt
-    return {"fraction_of_full_build": daily["wall_seconds"] / whole["wall_seconds"], "dbt_build_seconds": in_dbt,
-            "outside_dbt_seconds": outside, "outside_dbt_share": outside / whole["wall_seconds"]}
+    cost = {"fraction_of_full_build": daily["wall_seconds"] / whole["wall_seconds"]}
+    runs = daily["result"]["runs"]
+    elapsed = [run["dbt_elapsed_seconds"] for run in runs if run.get("dbt_elapsed_seconds") is not None]
+    # A failed run, or a dbt step that left no clock, would pass its unfinished work off as the floor.
+    if not elapsed or not all(run["success"] for run in runs):
+        return cost
+    outside = daily["wall_seconds"] - sum(elapsed)
+    return cost | {"dbt_build_seconds": sum(elapsed), "outside_dbt_seconds": outside,
+                   "outside_dbt_share": outside / whole["wall_seconds"]}
 
 
 def all_ran(report: dict) -> bool:
