@@ -31,8 +31,10 @@ class NotEnoughHistory(ValueError):
 
 def account_fraction(account_ids) -> np.ndarray:
     """A stable number in [0, 1) per account id: the same account lands in the same hold-out slice on every run."""
-    codes, accounts = pd.factorize(pd.Series(list(account_ids)).astype(str))
-    per_account = np.array([int.from_bytes(hashlib.blake2b(a.encode(), digest_size=8).digest(), "big") / 2.0**64
+    # Factorized before any conversion, so each distinct id is converted and hashed once; a missing id is a value of
+    # its own (without use_na_sentinel=False its code would be -1, the last account's hash).
+    codes, accounts = pd.factorize(np.asarray(account_ids, dtype=object), use_na_sentinel=False)
+    per_account = np.array([int.from_bytes(hashlib.blake2b(str(a).encode(), digest_size=8).digest(), "big") / 2.0**64
                             for a in accounts], dtype=float)
     return per_account[codes]
 

@@ -12,7 +12,7 @@ import pytest
 
 from ml.config import MLConfig
 from ml.labels import label_snapshots, load_outcome_events
-from ml.split import NotEnoughHistory, temporal_split
+from ml.split import NotEnoughHistory, account_fraction, temporal_split
 
 AS_OF = date(2025, 12, 31)
 
@@ -137,3 +137,9 @@ def test_no_outcome_at_all_gives_negative_known_labels():
     frame = snaps(("a", date(2025, 1, 1)), ("b", date(2025, 2, 1)))
     out = label_snapshots(frame, pd.DataFrame({"account_id": [], "event_date": []}), AS_OF, horizon_days=90)
     assert out["label"].tolist() == [0.0, 0.0] and out["label_known"].all()
+
+
+def test_a_missing_account_id_is_not_hashed_as_another_account():
+    fractions = account_fraction(pd.Series(["ACC-1", None, "ACC-2", "ACC-1"]))
+    assert fractions[0] == fractions[3]
+    assert len({fractions[0], fractions[1], fractions[2]}) == 3

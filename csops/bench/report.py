@@ -59,8 +59,7 @@ def targets(report: dict) -> list[dict]:
     whole_memory = whole["peak_memory_bytes"] if whole_seconds is not None else None
     times_anchor = _ratio(_wall(features), _wall(anchor))
     # dbt's start (interpreter, imports, the saved parse) is fixed: on small sets it is much of the stage.
-    models_times_anchor = _ratio((features or {}).get("result", {}).get("model_seconds"), _wall(anchor)) \
-        if times_anchor is not None else None
+    models_times_anchor = _ratio(features["result"]["model_seconds"], _wall(anchor)) if times_anchor else None
     pandas_times = _ratio(_wall(pandas), _wall(features))
     one_day, floor = incremental.get("fraction_of_full_build"), incremental.get("outside_dbt_share")
     share = overhead.get("overhead_one_dbt_start_share")
