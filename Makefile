@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 
 # Dagster loads dbt models from the manifest; prepare it here, never at import time.
 dbt-parse: install
-	$(BIN)/python -c "from orchestration.dbt_project import prepare_manifest; prepare_manifest()"
+	$(BIN)/python -c "from orchestration.lib.dbt_project import prepare_manifest; prepare_manifest()"
 
 demo: dbt-parse
 	$(BIN)/csops demo

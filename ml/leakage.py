@@ -34,7 +34,7 @@ import pandas as pd
 from csops import contract
 from csops.ingest import tables
 from ml.config import MLConfig
-from ml.dbt_runner import reusable_parse, run_dbt
+from csops.dbt import reusable_parse, run_dbt
 from ml.features import CONTEXT_COLUMNS, FEATURE_NAMES, build_feature_frame, data_bounds, scoring_day, \
     snapshot_dates, table_exists
 
@@ -252,7 +252,7 @@ def check_point_in_time(con: duckdb.DuckDBPyConnection, cfg: MLConfig, work_dir:
     all_dates = snapshot_dates(start, scoring_day(con)[0], cfg.cadence_days, cfg.warmup_days)
     columns = FEATURE_NAMES + [c for c in CONTEXT_COLUMNS if c != "why_moved_30d"]
     # One truncated warehouse per day, built side by side from the project's own parse when it fits (see
-    # ml.dbt_runner). Each copy is named like the warehouse: dbt-duckdb names the catalog after the file, and the parse
+    # csops.dbt). Each copy is named like the warehouse: dbt-duckdb names the catalog after the file, and the parse
     # holds the models' catalog.
     database = con.execute("select current_database()").fetchone()[0]
     parsed = reusable_parse(database)

@@ -1,4 +1,4 @@
-"""The steps the Dagster assets and `ml.evaluate` share, as plain functions over a DuckDB connection.
+"""The steps the Dagster assets and `lab.evaluate` share, as plain functions over a DuckDB connection.
 
     feature snapshots  -> ml.feature_snapshots         (features of every active account, every 7 days)
     training set       -> ml.<task>_training_set       (labels, label known?, slice)

@@ -11,16 +11,21 @@ def defs() -> dg.Definitions:
     (a test holds them equal) but also builds the UI's catalog of installed component libraries, importing each one
     (dagster-snowflake alone takes 5-7 s) in every process that loads this code location, which is every run."""
     Settings.from_env().export()  # before the modules load: they read paths and targets from it
-    from orchestration.defs import dbt_assets, feature_checks, jobs, ml_assets, raw_assets
+    from orchestration.defs import jobs
+    from orchestration.defs.ingest import assets as ingest_assets
+    from orchestration.defs.ml import assets as ml_assets
+    from orchestration.defs.ml import jobs as ml_jobs
     from orchestration.defs.resources import resources
+    from orchestration.defs.transform import checks as transform_checks
+    from orchestration.defs.transform import dbt as transform_dbt
 
-    modules = [raw_assets, dbt_assets, feature_checks, ml_assets]
+    modules = [ingest_assets, transform_dbt, transform_checks, ml_assets]
     return dg.Definitions.merge(
         dg.Definitions(
             assets=dg.load_assets_from_modules(modules),
             asset_checks=dg.load_asset_checks_from_modules(modules),
-            jobs=[jobs.csops_pipeline, ml_assets.ml_weekly_retrain, ml_assets.ml_daily_scoring],
-            schedules=[ml_assets.ml_weekly_retrain_schedule, ml_assets.ml_daily_scoring_schedule],
+            jobs=[jobs.csops_pipeline, ml_jobs.ml_weekly_retrain, ml_jobs.ml_daily_scoring],
+            schedules=[ml_jobs.ml_weekly_retrain_schedule, ml_jobs.ml_daily_scoring_schedule],
         ),
         resources(),
     )

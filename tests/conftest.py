@@ -16,7 +16,7 @@ def dbt_manifest() -> Path:
     """Parse once per test worker; the lock keeps parallel workers (pytest-xdist) from writing it at once."""
     import fcntl
 
-    from orchestration.dbt_project import csops_dbt_project, prepare_manifest
+    from orchestration.lib.dbt_project import csops_dbt_project, prepare_manifest
 
     lock_path = csops_dbt_project.project_dir / "target" / ".parse.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)

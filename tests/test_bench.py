@@ -13,12 +13,12 @@ import duckdb
 import pytest
 
 from csops import contract
-from csops.bench import baselines, report
-from csops.bench.datasets import prepare_landing
-from csops.bench.measure import run_measured
-from csops.bench.options import SIZES
-from csops.bench.run import Runner, all_ran, count_rows, daily_cost, environment, machine, orchestration
-from csops.bench.stages import DBT_LAYERS
+from lab.bench import baselines, report
+from lab.bench.datasets import prepare_landing
+from lab.bench.measure import run_measured
+from lab.bench.options import SIZES
+from lab.bench.run import Runner, all_ran, count_rows, daily_cost, environment, machine, orchestration
+from lab.bench.stages import DBT_LAYERS
 
 CSOPS = str(Path(sys.executable).parent / "csops")
 MIB = 1024**2
@@ -32,9 +32,9 @@ def landing_rows(landing: Path, source: str) -> int:
 def tiny(tmp_path_factory):
     """20 accounts x 2 months with the generator's defects (rows ingest quarantines, repeated events it drops),
     ingested and built up to fct_account_daily."""
-    from csops.generator import generate
+    from lab.generator import generate
     from csops.ingest import ingest_source
-    from ml.dbt_runner import run_dbt
+    from csops.dbt import run_dbt
 
     root = tmp_path_factory.mktemp("bench")
     landing = root / "landing"
@@ -88,7 +88,7 @@ def test_held_back_day_lands_after_the_full_build_and_loses_no_row(tiny, tmp_pat
 
 
 def test_cache_is_made_once_and_again_when_the_generator_changes(tmp_path, monkeypatch):
-    from csops.bench import datasets
+    from lab.bench import datasets
 
     made = []
 
@@ -192,7 +192,7 @@ def test_targets_stated_for_the_large_set_are_judged_on_it_alone():
 
 def test_a_runs_dbt_clock_is_read_from_its_own_dbt_target_folder(tmp_path, monkeypatch):
     import csops.settings
-    from csops.bench.stages import _dbt_elapsed
+    from lab.bench.stages import _dbt_elapsed
 
     monkeypatch.setattr(csops.settings, "DBT_PROJECT_DIR", tmp_path)
     for run, elapsed in (("abcdef1", 12.5), ("0123456", 99.0)):

@@ -1,4 +1,4 @@
-"""dbt runs that start from a saved parse (`ml.dbt_runner`): when a parse may be reused, and that a run from one
+"""dbt runs that start from a saved parse (`csops.dbt`): when a parse may be reused, and that a run from one
 builds exactly what a parsing run builds, with the run's own vars."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from csops import contract
-from ml.dbt_runner import reusable_parse, run_dbt
+from csops.dbt import reusable_parse, run_dbt
 
 
 def saved_parse(tmp_path: Path, adapter: str = "duckdb", database: str = "warehouse",
@@ -70,7 +70,7 @@ def test_a_parse_by_another_dbt_adapter_or_folder_or_an_incomplete_target_is_not
 
 
 def test_a_run_from_a_saved_parse_builds_what_a_parsing_run_builds_with_its_own_vars(tmp_path):
-    from csops.generator import generate
+    from lab.generator import generate
     from csops.ingest import ingest_source
 
     landing = tmp_path / "landing"

@@ -1,4 +1,4 @@
-"""Tests of the synthetic landing-zone generator (csops.generator)."""
+"""Tests of the synthetic landing-zone generator (lab.generator)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from csops import contract
-from csops.generator import GenerationSummary, generate
+from lab.generator import GenerationSummary, generate
 
 BATCH_RE = re.compile(r"^\d{4}-\d{2}\.parquet$")
 ISO_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$"

@@ -128,7 +128,7 @@ def differing_rows(left: Path, right: Path, table: str, where: str = "true") -> 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from csops.generator import generate
+    from lab.generator import generate
 
     root = tmp_path_factory.mktemp("features")
     landing = root / "landing"

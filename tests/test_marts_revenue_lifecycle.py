@@ -518,7 +518,7 @@ def test_phase_history_is_scd2_and_matches_the_daily_phases(book):
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> dict:
-    from csops.generator import generate
+    from lab.generator import generate
     from csops.ingest import ingest_source
 
     tmp_path = tmp_path_factory.mktemp("revenue_generated")

@@ -17,7 +17,7 @@ from dagster_duckdb import DuckDBResource
 
 from csops import contract
 from csops.ingest import ingest_source
-from ml.dbt_runner import run_dbt
+from csops.dbt import run_dbt
 from ml.registry import VERSION_FILES, Registry
 
 ML_DIR = Path(__file__).resolve().parents[1] / "ml"
@@ -25,7 +25,7 @@ ML_DIR = Path(__file__).resolve().parents[1] / "ml"
 
 @pytest.fixture(scope="module")
 def built_warehouse(tmp_path_factory) -> Path:
-    from csops.generator import generate
+    from lab.generator import generate
 
     root = tmp_path_factory.mktemp("ml_e2e")
     landing = root / "landing"
@@ -51,7 +51,7 @@ def ml_env(tmp_path, monkeypatch, built_warehouse):
 
 def test_ml_assets_train_register_and_score_every_active_account(ml_env):
     from orchestration.defs import ml_assets
-    from orchestration.warehouse import Warehouse
+    from orchestration.lib.warehouse import Warehouse
 
     db, registry = ml_env
     assets = [ml_assets.feature_snapshots, ml_assets.point_in_time_check,

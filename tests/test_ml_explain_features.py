@@ -12,7 +12,7 @@ from ml.config import MLConfig
 from ml.explain import context_text, contributions, family_contributions, phrase, top_reasons
 from ml.features import FEATURE_NAMES, FEATURES, snapshot_dates
 from ml.leakage import banned_feature_names, compare_frames
-from ml.synthetic import make_training_set
+from lab.synthetic import make_training_set
 from ml.train import train_booster
 
 

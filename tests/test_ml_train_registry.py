@@ -14,7 +14,7 @@ from ml.pipeline import score_task, train_and_register
 from ml.promotion import decide
 from ml.registry import VERSION_FILES, Registry
 from ml.scoring import score_accounts
-from ml.synthetic import make_training_set
+from lab.synthetic import make_training_set
 from ml.train import fit_task
 
 CFG = dataclasses.replace(MLConfig(), num_boost_round=150, early_stopping_rounds=30, num_threads=1)

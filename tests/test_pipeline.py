@@ -20,7 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def generated_landing(tmp_path_factory) -> Path:
-    from csops.generator import generate
+    from lab.generator import generate
 
     out = tmp_path_factory.mktemp("generated") / "landing"
     generate(out, accounts=40, months=6, seed=11)
@@ -61,7 +61,7 @@ def test_definitions_load_with_layers_checks_and_pool(dbt_manifest):
 
 def test_every_table_the_ml_steps_read_is_upstream_of_them_in_the_asset_graph(dbt_manifest):
     from orchestration.definitions import defs
-    from orchestration.defs.ml_assets import ML_INPUT_TABLES
+    from orchestration.defs.ml.assets import ML_INPUT_TABLES
 
     graph = defs().resolve_asset_graph()
     parents = set()
@@ -96,8 +96,8 @@ def test_dbt_resource_knows_the_dbt_version_without_asking_the_executable(monkey
     import dagster_dbt.core.resource
     from dagster_dbt import DbtCliResource
 
-    from ml.dbt_runner import dbt_executable
-    from orchestration.dbt_project import CsopsDbtCliResource, csops_dbt_project
+    from csops.dbt import dbt_executable
+    from orchestration.lib.dbt_project import CsopsDbtCliResource, csops_dbt_project
 
     asked = DbtCliResource(project_dir=csops_dbt_project, dbt_executable=dbt_executable())._cli_version
 
@@ -112,7 +112,7 @@ def test_dbt_resource_knows_the_dbt_version_without_asking_the_executable(monkey
 def test_the_snowflake_target_selects_the_snowflake_warehouse_with_secrets_read_at_run_time(monkeypatch):
     from csops.settings import Settings
     from orchestration.defs.resources import warehouse
-    from orchestration.warehouse import Warehouse
+    from orchestration.lib.warehouse import Warehouse
 
     monkeypatch.setenv("CSOPS_DBT_TARGET", "duckdb")
     assert type(warehouse(Settings.from_env())) is Warehouse
@@ -129,7 +129,7 @@ def test_the_snowflake_target_selects_the_snowflake_warehouse_with_secrets_read_
 
 
 def test_old_dbt_target_folders_of_the_dbt_step_are_deleted_newest_kept(tmp_path):
-    from orchestration.dbt_project import prune_run_targets
+    from orchestration.lib.dbt_project import prune_run_targets
 
     def folder(name: str, age_seconds: int) -> Path:
         path = tmp_path / name

@@ -34,8 +34,8 @@ from dagster_duckdb import DuckDBResource
 from csops.ingest import ingest_source
 from csops.ingest.snowflake_publish import pending_loads, publish_source
 from csops.settings import DBT_PROJECT_DIR
-from ml.dbt_runner import dbt_executable, run_dbt
-from orchestration.landing import LandingZone
+from csops.dbt import dbt_executable, run_dbt
+from orchestration.lib.landing import LandingZone
 
 # DuckDB's performance hint, raised inside the emulator for every result it serves.
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
@@ -53,7 +53,7 @@ EPOCH_MICROSECONDS = {"duckdb": "epoch_us({c})", "snowflake": "date_part(epoch_m
 def snowflake_warehouse(server: dict):
     """The pipeline's Snowflake warehouse resource, its connection pointed at the emulator."""
     # Imports dagster-snowflake, seconds: only in the tests that use it.
-    from orchestration.snowflake_warehouse import SnowflakeWarehouse, snowflake_connection
+    from orchestration.lib.snowflake_warehouse import SnowflakeWarehouse, snowflake_connection
 
     address = {key: server[key] for key in ("host", "port", "protocol")}
     # An emulator error is an HTTP 500, which the connector retries until the network timeout: fail within minutes.
@@ -70,7 +70,7 @@ def raw_rows_in_emulator(connection) -> dict[str, int]:
 def materialize_on_snowflake(staged: Path, landing: Path, server: dict, assets=(), **resources):
     """The raw assets (and `assets`) as the pipeline runs them on the `snowflake` target: ingest into the local
     DuckDB file `staged`, then publish to the emulator."""
-    from orchestration.defs.raw_assets import raw_assets, raw_checks
+    from orchestration.defs.ingest.assets import raw_assets, raw_checks
 
     return dg.materialize(
         [*raw_assets, *raw_checks, *assets],
@@ -138,7 +138,7 @@ class Builds(NamedTuple):
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
     """Both Snowflake builds on the emulator (kept running for the tests) and the DuckDB reference."""
-    from csops.generator import generate
+    from lab.generator import generate
 
     root = tmp_path_factory.mktemp("snowflake_emulator")
     landing = root / "landing"
@@ -236,9 +236,9 @@ def test_the_pipeline_runs_on_snowflake(builds, dbt_manifest, monkeypatch):
     """The pipeline's steps as Dagster runs them on the `snowflake` target, in one run: the raw assets (nothing new to
     publish), `csops_dbt_models` with the dbt resource's target `snowflake` (a third, incremental build) and the
     feature table's Great Expectations gate; every model materialized, every check passes."""
-    from orchestration.dbt_project import CsopsDbtCliResource, csops_dbt_project
-    from orchestration.defs.dbt_assets import csops_dbt_models
-    from orchestration.defs.feature_checks import fct_account_daily_expectations
+    from orchestration.lib.dbt_project import CsopsDbtCliResource, csops_dbt_project
+    from orchestration.defs.transform.dbt import csops_dbt_models
+    from orchestration.defs.transform.checks import fct_account_daily_expectations
 
     monkeypatch.setenv(*TRANSIENT_TMP_RELATION)
     before = raw_rows_in_emulator(builds.connection)
@@ -303,7 +303,7 @@ def test_the_model_steps_run_on_snowflake(builds, tmp_path, monkeypatch):
     """Feature snapshots, a training set and scores with the Snowflake warehouse and an empty local DuckDB file: the
     inputs come from Snowflake, the results go back, and both equal the same steps on the DuckDB reference."""
     from orchestration.defs import ml_assets
-    from orchestration.warehouse import Warehouse
+    from orchestration.lib.warehouse import Warehouse
 
     monkeypatch.setenv("CSOPS_MODELS_DIR", str(tmp_path / "models"))  # no champion: both score with the fallback
     steps = [ml_assets.feature_snapshots, ml_assets.churn_training_set, ml_assets.churn_scores]
@@ -334,7 +334,7 @@ def test_a_scores_only_run_on_snowflake_fetches_its_inputs_and_checks_them(build
     no snapshot step before it in the run. The step fetches the marts it reads, the every-account-scored check reads
     them from the same file, and the scores stored in Snowflake equal the same step on the DuckDB reference."""
     from orchestration.defs import ml_assets
-    from orchestration.warehouse import Warehouse
+    from orchestration.lib.warehouse import Warehouse
 
     monkeypatch.setenv("CSOPS_MODELS_DIR", str(tmp_path / "models"))  # no champion: both score with the fallback
     steps = [ml_assets.churn_scores, *ml_assets.churn_score_checks]

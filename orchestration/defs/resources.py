@@ -6,10 +6,10 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from csops.settings import Settings
-from ml.dbt_runner import dbt_executable
-from orchestration.dbt_project import CsopsDbtCliResource, csops_dbt_project
-from orchestration.landing import LandingZone
-from orchestration.warehouse import Warehouse
+from csops.dbt import dbt_executable
+from orchestration.lib.dbt_project import CsopsDbtCliResource, csops_dbt_project
+from orchestration.lib.landing import LandingZone
+from orchestration.lib.warehouse import Warehouse
 
 
 def warehouse(settings: Settings) -> Warehouse:
@@ -17,7 +17,7 @@ def warehouse(settings: Settings) -> Warehouse:
     profile (secrets as `EnvVar`, read when a run starts); otherwise the DuckDB file."""
     if settings.dbt_target != "snowflake":
         return Warehouse()
-    from orchestration.snowflake_warehouse import SnowflakeWarehouse, snowflake_connection
+    from orchestration.lib.snowflake_warehouse import SnowflakeWarehouse, snowflake_connection
 
     # Unset when the definitions load: the user's default (a role or warehouse only the run's machine sets is not seen).
     optional = {"role": "SNOWFLAKE_ROLE", "warehouse": "SNOWFLAKE_WAREHOUSE"}

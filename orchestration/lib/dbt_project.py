@@ -12,7 +12,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
 from csops.settings import DBT_PROJECT_DIR, Settings
-from ml.dbt_runner import dbt_executable, project_files_newest_mtime
+from csops.dbt import dbt_executable, project_files_newest_mtime
 
 csops_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # dagster-dbt gives every dbt step of every run its own folder in target/ (compiled SQL, manifest, run results, the

@@ -7,10 +7,9 @@ from csops import contract
 from csops.ingest import batches_loaded_by_run, ingest_source, tables
 from csops.quality.raw_expectations import raw_sample_query, validate_raw
 from csops.quality.reconciliation import reconcile
-from orchestration.landing import LandingZone
-from orchestration.warehouse import Warehouse
-
-DUCKDB_POOL = "duckdb"  # DuckDB allows one writer process: every step touching the file shares this pool.
+from orchestration.lib.landing import LandingZone
+from orchestration.lib.pools import DUCKDB_POOL
+from orchestration.lib.warehouse import Warehouse
 
 
 def raw_key(source: str) -> dg.AssetKey:

@@ -9,8 +9,7 @@
 Tables are written to the DuckDB schema `ml`; on the `snowflake` target the `warehouse` resource first copies the
 dbt-built inputs from Snowflake into the local DuckDB file and then the `ml` tables to Snowflake. Models go to the
 registry (`CSOPS_MODELS_DIR`, default `<repo>/models`).
-Jobs: `ml_weekly_retrain` (Mondays 04:00 UTC) and `ml_daily_scoring` (06:00 UTC), each with the ingest and dbt steps
-upstream of what it refreshes.
+Jobs and schedules: `jobs.py` beside this module.
 """
 
 
@@ -26,8 +25,8 @@ from ml.features import data_bounds
 from ml.leakage import check_point_in_time
 from ml.registry import Registry
 from ml.report import metrics_table
-from orchestration.defs.raw_assets import DUCKDB_POOL
-from orchestration.warehouse import Warehouse
+from orchestration.lib.pools import DUCKDB_POOL
+from orchestration.lib.warehouse import Warehouse
 
 GROUP = "ml"
 FEATURE_SNAPSHOTS = dg.AssetKey(["ml", "feature_snapshots"])
@@ -56,7 +55,7 @@ def _tables(keys: list[dg.AssetKey]) -> list[str]:
 ML_INPUT_TABLES = _tables([*FEATURE_SOURCES, REVENUE_EVENTS, *DATA_BOUNDS])
 
 
-def _key(task: str, what: str) -> dg.AssetKey:
+def task_key(task: str, what: str) -> dg.AssetKey:
     return dg.AssetKey(["ml", f"{task}_{what}"])
 
 
@@ -117,7 +116,7 @@ def _training_set_frame(con, task: str):
 
 
 def build_task_assets(task: str) -> list:
-    training_key, model_key, scores_key = _key(task, "training_set"), _key(task, "model"), _key(task, "scores")
+    training_key, model_key, scores_key = task_key(task, "training_set"), task_key(task, "model"), task_key(task, "scores")
 
     @dg.asset(
         key=training_key,
@@ -292,27 +291,3 @@ task_defs = {task: build_task_assets(task) for task in TASKS}
 churn_training_set, churn_model, churn_promotion, churn_scores, *churn_score_checks = task_defs["churn"]
 expansion_training_set, expansion_model, expansion_promotion, expansion_scores, *expansion_score_checks = \
     task_defs["expansion"]
-
-ML_SCORES = dg.AssetSelection.assets(*[_key(task, "scores") for task in TASKS])
-# Each job brings the data it needs up to date first (ingest, dbt), then its ML steps.
-ml_weekly_retrain = dg.define_asset_job(
-    name="ml_weekly_retrain",
-    selection=dg.AssetSelection.groups(GROUP).upstream(),
-    executor_def=dg.in_process_executor,
-    description="Refresh the marts, rebuild feature snapshots and training sets, retrain both models, promote "
-    "when they beat the baselines and the champions, and rescore every active account.",
-)
-ml_daily_scoring = dg.define_asset_job(
-    name="ml_daily_scoring",
-    selection=(ML_SCORES.upstream() - dg.AssetSelection.groups(GROUP)) | ML_SCORES,
-    executor_def=dg.in_process_executor,
-    description="Refresh the marts and score every active account with the champion models.",
-)
-ml_weekly_retrain_schedule = dg.ScheduleDefinition(
-    name="ml_weekly_retrain_schedule", job=ml_weekly_retrain, cron_schedule="0 4 * * 1",
-    execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-ml_daily_scoring_schedule = dg.ScheduleDefinition(
-    name="ml_daily_scoring_schedule", job=ml_daily_scoring, cron_schedule="0 6 * * *",
-    execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
-)

@@ -12,7 +12,7 @@ from dagster_snowflake import SnowflakeResource
 from csops.ingest.snowflake_publish import PublishResult, publish_source
 from csops.quality.expectations import snowflake_sample_query
 from csops.snowflake_io import copy_to_duckdb, replace_in_snowflake
-from orchestration.warehouse import Warehouse
+from orchestration.lib.warehouse import Warehouse
 
 
 # Change markers of incremental models (an engine's HASH, 64-bit signed on Snowflake, unsigned on DuckDB): how dbt

@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 
 from csops import contract
-from csops.bench.options import DataSet
-from csops.generator import run as generator_run
-from csops.generator.writer import COMPRESSION
+from lab.bench.options import DataSet
+from lab.generator import run as generator_run
+from lab.generator.writer import COMPRESSION
 from csops.ingest import list_batches
 from csops.ingest.validation import parsed_value
 from csops.settings import Settings

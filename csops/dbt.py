@@ -2,7 +2,7 @@
 
 A run can start from the project's own parse (`reusable_parse`) instead of parsing again: dbt re-parses the whole
 project whenever its vars or warehouse path differ from the last parse, which made each point-in-time rebuild mostly
-parsing (11 of 17 s at scale). `python -m ml.dbt_runner <partial_parse.msgpack> <dbt args>` loads that parse and hands
+parsing (11 of 17 s at scale). `python -m csops.dbt <partial_parse.msgpack> <dbt args>` loads that parse and hands
 it to dbt's documented programmatic runner (`dbtRunner(manifest=...)`); dbt still renders every node's SQL with the
 vars of this run when it executes it. Configs keep what the parse rendered, which is why no model config reads a var
 (`tests/test_dbt_runner.py`).
@@ -87,7 +87,7 @@ def run_dbt(args: list[str], db_path: str | Path, work_dir: str | Path, dbt_vars
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWFLAKE_") and k != "CSOPS_DBT_TARGET"}
     env |= {"DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "CSOPS_DUCKDB_PATH": str(Path(db_path).resolve()),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    program = [sys.executable, "-m", "ml.dbt_runner", str(parsed)] if parsed else [dbt_executable()]
+    program = [sys.executable, "-m", "csops.dbt", str(parsed)] if parsed else [dbt_executable()]
     command = [*program, *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars, default=str)]

@@ -23,11 +23,11 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
-from csops.bench import report as report_mod
-from csops.bench import stages as stages_mod
-from csops.bench.datasets import cached_set, default_cache_root, prepare_landing
-from csops.bench.measure import PAGE_SIZE, log_tail, run_measured
-from csops.bench.options import SIZES, DataSet
+from lab.bench import report as report_mod
+from lab.bench import stages as stages_mod
+from lab.bench.datasets import cached_set, default_cache_root, prepare_landing
+from lab.bench.measure import PAGE_SIZE, log_tail, run_measured
+from lab.bench.options import SIZES, DataSet
 from csops.instance import ensure_dagster_home
 from csops.settings import PROJECT_ROOT, Settings
 
@@ -46,7 +46,7 @@ class Runner:
 
     def stage(self, stage: str, env: dict[str, str], label: str | None = None, **kwargs) -> dict:
         label = label or stage
-        argv = [sys.executable, "-m", "csops.bench.stages", stage, "--result", str(self.scratch / f"{label}.json"),
+        argv = [sys.executable, "-m", "lab.bench.stages", stage, "--result", str(self.scratch / f"{label}.json"),
                 "--kwargs", json.dumps(kwargs)]
         say(f"{label} ...")
         measured = run_measured(label, argv, env, self.logs / f"{label}.log", self.scratch / f"{label}.json",
@@ -121,8 +121,8 @@ def _generate(runner: Runner, data_set: DataSet, seed: int):
 
 def run_stages(runner: Runner, work: Path, landing: Path) -> tuple[dict, dict]:
     """Warehouse A: the pipeline stages one by one, then the csops daily-feature stage and both baselines."""
-    from csops.bench import baselines
-    from orchestration.dbt_project import parse_project
+    from lab.bench import baselines
+    from orchestration.lib.dbt_project import parse_project
 
     env = environment(work / "stages", landing)
     db = Path(env["CSOPS_DUCKDB_PATH"])
@@ -156,8 +156,8 @@ def run_stages(runner: Runner, work: Path, landing: Path) -> tuple[dict, dict]:
 def run_dagster(runner: Runner, work: Path, landing: Path, holdback) -> tuple[dict, dict | None]:
     """Warehouse B: the whole Dagster run, then one more day through the daily pipeline, compared with a full
     refresh."""
-    from csops.bench import incremental as incremental_mod
-    from orchestration.dbt_project import parse_project
+    from lab.bench import incremental as incremental_mod
+    from orchestration.lib.dbt_project import parse_project
 
     env = environment(work / "dagster", landing)
     db = Path(env["CSOPS_DUCKDB_PATH"])
@@ -237,7 +237,7 @@ def all_ran(report: dict) -> bool:
 
 
 def main(args: argparse.Namespace) -> int:
-    from orchestration.dbt_project import prepare_manifest
+    from orchestration.lib.dbt_project import prepare_manifest
 
     started = datetime.now()
     load_start = os.getloadavg()

@@ -4,8 +4,8 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from csops.quality.feature_expectations import FEATURE_TABLE, validate_features
-from orchestration.defs.raw_assets import DUCKDB_POOL
-from orchestration.warehouse import Warehouse
+from orchestration.lib.pools import DUCKDB_POOL
+from orchestration.lib.warehouse import Warehouse
 
 
 @dg.asset_check(

@@ -1,6 +1,6 @@
 """`csops evaluate`: a fresh generated data set -> ingest -> dbt -> train -> metrics of model vs baselines vs oracle.
 
-    python -m ml.evaluate [--accounts N] [--months M] [--seed S] [--out DIR] [--reuse] [--skip-pit]
+    python -m lab.evaluate [--accounts N] [--months M] [--seed S] [--out DIR] [--reuse] [--skip-pit]
 
 Runs the same functions as the Dagster assets (`ml.pipeline`) on its own work folder (default: a new temp folder;
 never the project's data/ or models/), prints progress, the metrics table per task and the quality bar, and returns
@@ -22,9 +22,9 @@ from pathlib import Path
 
 from csops.settings import Settings
 from ml.config import MLConfig
-from ml.dbt_runner import run_dbt
+from csops.dbt import run_dbt
 from ml.leakage import check_point_in_time
-from ml.oracle import evaluate_oracle
+from lab.oracle import evaluate_oracle
 from ml.pipeline import build_feature_snapshots, build_training_set, score_task, train_and_register
 from ml.registry import Registry
 from ml.report import metrics_table
@@ -56,7 +56,7 @@ class Clock:
 def prepare_warehouse(out: Path, accounts: int, months: int, seed: int, reuse: bool, dbt_tests: bool,
                       clock: Clock) -> Path:
     from csops import contract
-    from csops.generator import generate
+    from lab.generator import generate
     from csops.ingest import ingest_source
 
     landing, db = out / "landing", out / "warehouse.duckdb"

@@ -13,7 +13,7 @@ from csops.quality.expectations import sample_query
 class Warehouse(dg.ConfigurableResource):
     """The embedded default: the DuckDB file ingest writes is the `duckdb` dbt target's warehouse, so raw rows need
     no publishing and every table is read and written in that file. The scale-out one is
-    `orchestration.snowflake_warehouse.SnowflakeWarehouse`."""
+    `orchestration.lib.snowflake_warehouse.SnowflakeWarehouse`."""
 
     def publish_raw(
         self, con: duckdb.DuckDBPyConnection, source: str, run_id: str, log: Callable[[str], None]

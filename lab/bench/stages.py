@@ -1,6 +1,6 @@
-"""Stage entry points, one process each: `python -m csops.bench.stages <stage> --result FILE [--kwargs JSON]`.
+"""Stage entry points, one process each: `python -m lab.bench.stages <stage> --result FILE [--kwargs JSON]`.
 
-Each stage calls the project's plain functions (ingest, dbt through `ml.dbt_runner`, `ml.pipeline`, the quality
+Each stage calls the project's plain functions (ingest, dbt through `csops.dbt`, `ml.pipeline`, the quality
 checks, the Dagster jobs) on the paths the environment names (CSOPS_LANDING_DIR, CSOPS_DUCKDB_PATH, DAGSTER_HOME,
 CSOPS_MODELS_DIR), and writes a JSON object: row counts or the relations to count, details, and `work_seconds`, the
 time inside the stage function after its modules were imported. The parent measures the process (`measure.py`).
@@ -43,7 +43,7 @@ def _warehouse():
 
 
 def generate(out: str, accounts: int, months: int, seed: int) -> dict:
-    from csops.generator import generate as generate_landing
+    from lab.generator import generate as generate_landing
 
     summary = generate_landing(out, accounts=accounts, months=months, seed=seed)
     return {"rows_out": sum(summary.rows.values()), "usage_events": summary.rows["usage_events"],
@@ -98,7 +98,7 @@ def dbt_summary(target: Path) -> dict:
 def _dbt(args: list[str], work: str) -> dict:
     """`dbt <args>` on this stage's warehouse, started from the project's saved parse when it fits, as the Dagster
     dbt step (partial parse) and the point-in-time rebuilds do; else dbt parses the project, and the result says so."""
-    from ml.dbt_runner import reusable_parse, run_dbt
+    from csops.dbt import reusable_parse, run_dbt
 
     db = _db()
     run_dbt(args, db, work, parsed=reusable_parse(Path(db).stem))
@@ -199,14 +199,14 @@ def checks(work: str) -> dict:
 
 
 def anchor(out: str) -> dict:
-    from csops.bench.baselines import anchor as run_anchor
+    from lab.bench.baselines import anchor as run_anchor
     from csops.settings import Settings
 
     return run_anchor(Settings.from_env().landing_dir, Path(out))
 
 
 def pandas_baseline(out: str) -> dict:
-    from csops.bench.baselines import pandas_features
+    from lab.bench.baselines import pandas_features
     from csops.settings import Settings
 
     return pandas_features(Settings.from_env().landing_dir, Path(out))
@@ -226,7 +226,7 @@ def _run_summary(instance, result) -> dict:
     """Outcome, check results and per-step durations of one Dagster run, from the instance's event log."""
     import dagster as dg
 
-    from orchestration.defs.dbt_assets import csops_dbt_models
+    from orchestration.defs.transform.dbt import csops_dbt_models
     from orchestration.run import failed_checks
 
     steps, started = {}, {}
@@ -302,10 +302,10 @@ def dagster_daily() -> dict:
 # Stage -> (function, modules imported before the clock starts: imports are not the stage's work).
 _DUCKDB = ["duckdb", "csops.settings"]
 _ML = [*_DUCKDB, "pandas", "lightgbm", "ml.pipeline", "ml.registry"]
-_DBT = ["ml.dbt_runner"]
+_DBT = ["csops.dbt"]
 _DAGSTER = ["dagster", "orchestration.definitions", "orchestration.run", *_ML]
 STAGES = {
-    "generate": (generate, ["csops.generator"]),
+    "generate": (generate, ["lab.generator"]),
     "ingest": (ingest, [*_DUCKDB, "csops.ingest"]),
     "staging": (lambda work: dbt_layer("staging", work), _DBT),
     "intermediate": (lambda work: dbt_layer("intermediate", work), _DBT),
@@ -316,15 +316,15 @@ STAGES = {
     "training": (training, _ML),
     "scoring": (scoring, _ML),
     "checks": (checks, [*_ML, "great_expectations", "csops.quality.raw_expectations", "ml.leakage"]),
-    "anchor": (anchor, [*_DUCKDB, "csops.bench.baselines"]),
-    "pandas": (pandas_baseline, [*_DUCKDB, "pandas", "csops.bench.baselines"]),
+    "anchor": (anchor, [*_DUCKDB, "lab.bench.baselines"]),
+    "pandas": (pandas_baseline, [*_DUCKDB, "pandas", "lab.bench.baselines"]),
     "dagster_full": (dagster_full, _DAGSTER),
     "dagster_daily": (dagster_daily, _DAGSTER),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m csops.bench.stages", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.bench.stages", description=__doc__.split("\n\n")[0])
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("--result", type=Path, required=True, help="JSON file to write")
     parser.add_argument("--kwargs", default="{}", help="keyword arguments of the stage function, as JSON")

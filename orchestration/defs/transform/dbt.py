@@ -6,8 +6,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.dbt_project import csops_dbt_project, prune_run_targets
-from orchestration.defs.raw_assets import DUCKDB_POOL
+from orchestration.lib.dbt_project import csops_dbt_project, prune_run_targets
+from orchestration.lib.pools import DUCKDB_POOL
 
 
 class CsopsDbtTranslator(DagsterDbtTranslator):

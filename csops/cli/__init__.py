@@ -1,0 +1,41 @@
+"""`csops`: the one command and composition root. Each module of this package registers its own subcommands;
+imports of the layers happen inside the handlers, so `csops --help` stays fast. `csops --help` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from csops.settings import Settings
+
+# One module per concern; each has `register(commands)` that adds its subparsers with `handler=` defaults.
+COMMAND_MODULES = ["csops.cli.lab", "csops.cli.pipeline"]
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="csops",
+        description="Customer Success operations as Dagster pipelines. Paths come from CSOPS_DATA_DIR "
+        "(default: ./data), CSOPS_LANDING_DIR, CSOPS_DUCKDB_PATH and DAGSTER_HOME.",
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["evaluate"]:  # evaluate parses its own options
+        from lab.evaluate import main as evaluate_main
+
+        return evaluate_main(argv[1:])
+    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    settings.export()
+    return args.handler(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

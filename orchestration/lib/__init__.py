@@ -1,0 +1,1 @@
+"""Helpers the definitions use but that are not definitions themselves (not autoloaded)."""
