@@ -20,7 +20,9 @@ dbt-parse: install
 demo: dbt-parse
 	$(BIN)/csops demo
 
+# The import contracts first (seconds), then the suite.
 test: dbt-parse
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 ui: dbt-parse

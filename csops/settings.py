@@ -7,37 +7,52 @@ them from here, so every process opens the same warehouse file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"  # also the default in dbt_project/profiles.yml
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path
-    landing_dir: Path
-    duckdb_path: Path
-    dagster_home: Path
-    dbt_target: str
+class Settings(BaseSettings):
+    """The environment: where files live, which warehouse, which secrets' names. Policy (how the product behaves)
+    lives in versioned files instead: dbt vars, `ml` config, the action layer's YAML. Each field reads `CSOPS_<NAME>`
+    (`DAGSTER_HOME` for the Dagster instance); paths left unset default to folders under `data_dir`."""
+
+    model_config = SettingsConfigDict(env_prefix="CSOPS_", frozen=True, extra="ignore")
+
+    data_dir: Path = PROJECT_ROOT / "data"
+    landing_dir: Path | None = None
+    duckdb_path: Path | None = None
+    dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME", "dagster_home"))
+    models_dir: Path = PROJECT_ROOT / "models"
+    # A YAML or JSON file overriding `ml.config.MLConfig`'s defaults; unset: the defaults.
+    ml_config: Path | None = None
+    dbt_target: str = "duckdb"
     # DuckDB's memory limit for every warehouse connection (Dagster and dbt): a size ("3GB") or a share of RAM ("50%").
     # Past it DuckDB spills to disk instead of growing. DuckDB's own default, 80% of RAM, let the 35M-event benchmark
     # hold 7 GB; with 2GB the whole run peaked at 3.0 GiB and was no slower (docs/benchmarks.md).
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        data_dir = self.data_dir.resolve()
+        defaults = {"landing_dir": data_dir / "landing", "duckdb_path": data_dir / "warehouse.duckdb",
+                    "dagster_home": data_dir / "dagster_home"}
+        object.__setattr__(self, "data_dir", data_dir)
+        object.__setattr__(self, "models_dir", self.models_dir.resolve())
+        for name, default in defaults.items():
+            object.__setattr__(self, name, Path(getattr(self, name) or default).resolve())
+        if self.dbt_target not in ("duckdb", "snowflake"):
+            raise ValueError(f"CSOPS_DBT_TARGET must be duckdb or snowflake, not {self.dbt_target!r}")
+        return self
+
     @classmethod
     def from_env(cls) -> Settings:
-        data_dir = Path(os.environ.get("CSOPS_DATA_DIR", PROJECT_ROOT / "data")).resolve()
-        return cls(
-            data_dir=data_dir,
-            landing_dir=Path(os.environ.get("CSOPS_LANDING_DIR", data_dir / "landing")).resolve(),
-            duckdb_path=Path(os.environ.get("CSOPS_DUCKDB_PATH", data_dir / "warehouse.duckdb")).resolve(),
-            dagster_home=Path(os.environ.get("DAGSTER_HOME", data_dir / "dagster_home")).resolve(),
-            dbt_target=os.environ.get("CSOPS_DBT_TARGET", "duckdb"),
-            duckdb_memory_limit=os.environ.get("CSOPS_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
-        )
+        return cls()
 
     def environment(self) -> dict[str, str]:
         """The variables dbt subprocesses and Dagster read; telemetry off unless the user turned it on."""
@@ -45,6 +60,7 @@ class Settings:
             "CSOPS_DUCKDB_PATH": str(self.duckdb_path),
             "CSOPS_LANDING_DIR": str(self.landing_dir),
             "CSOPS_DBT_TARGET": self.dbt_target,
+            "CSOPS_MODELS_DIR": str(self.models_dir),
             "CSOPS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "DAGSTER_HOME": str(self.dagster_home),
             "GX_ANALYTICS_ENABLED": os.environ.get("GX_ANALYTICS_ENABLED", "false"),

@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from csops.settings import Settings
+
 TASKS = ("churn", "expansion")
 
 
@@ -102,11 +103,12 @@ class MLConfig:
 
     @classmethod
     def from_env(cls) -> MLConfig:
-        path = os.environ.get("CSOPS_ML_CONFIG")
+        """The defaults, overridden by the file `CSOPS_ML_CONFIG` names (YAML or JSON), if any."""
+        path = Settings.from_env().ml_config
         if not path:
             return cls()
-        text = Path(path).read_text()
-        if path.endswith((".yml", ".yaml")):
+        text = path.read_text()
+        if path.suffix in (".yml", ".yaml"):
             import yaml
 
             overrides = yaml.safe_load(text) or {}
@@ -139,4 +141,4 @@ class MLConfig:
 
 def models_dir() -> Path:
     """The registry root: `CSOPS_MODELS_DIR`, default `<repo>/models`."""
-    return Path(os.environ.get("CSOPS_MODELS_DIR", PROJECT_ROOT / "models")).resolve()
+    return Settings.from_env().models_dir

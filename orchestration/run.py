@@ -1,19 +1,52 @@
-"""Run a job in-process against the project's Dagster instance (used by `csops demo` and `csops run`)."""
+"""Run a job in-process against the project's Dagster instance (used by `csops demo` and `csops run`).
+
+The console gets one line per stage (what it did, rows, time) while the run goes on; every event of the run stays in
+the Dagster event log (the UI) and is also written to a plain log file whose path the caller prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
 
 import dagster as dg
 
 from orchestration.definitions import defs
 
 PIPELINE_JOB = "csops_pipeline"
+# Asset groups -> the stage a person reads them as; groups not listed are their own stage.
+STAGES = {"raw": "ingest", "staging": "transform", "intermediate": "transform", "marts": "transform",
+          "seeds": "transform", "default": "transform"}
+# Integer metadata summed per stage, with the words it is printed with.
+COUNTED = {"new_batches": "new batches", "rows_loaded_this_run": "rows loaded",
+           "rows_quarantined_this_run": "rows quarantined"}
+EVENT_TYPES = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+               dg.DagsterEventType.STEP_FAILURE}
 
 
 def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO", job_name: str = PIPELINE_JOB,
-                 definitions: dg.Definitions | None = None) -> dg.ExecuteInProcessResult:
+                 definitions: dg.Definitions | None = None,
+                 progress: Callable[[str], None] | None = None) -> dg.ExecuteInProcessResult:
     """Run a job's assets and checks; all events are stored in `instance`, the console shows `log_level` and up.
-    `definitions`: the code location's, when the caller has loaded them already (loading takes seconds)."""
-    job = (definitions or defs()).resolve_job_def(job_name)
+    `definitions`: the code location's, when the caller has loaded them already (loading takes seconds).
+    `progress`: called with one line per stage as the stages finish (silence the console with `log_level`)."""
+    definitions = definitions or defs()
+    job = definitions.resolve_job_def(job_name)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+    run_id = str(uuid.uuid4())
+    watcher = _Watcher(instance, run_id, _groups(definitions), progress) if progress else None
+    if watcher:
+        watcher.start()
+    try:
+        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False, run_id=run_id)
+    finally:
+        if watcher:
+            watcher.finish()
 
 
 def failed_checks(result: dg.ExecuteInProcessResult, severity: str = "ERROR") -> list[str]:
@@ -26,3 +59,117 @@ def failed_checks(result: dg.ExecuteInProcessResult, severity: str = "ERROR") ->
         for evaluation in evaluations
         if not evaluation.passed and evaluation.severity.value == severity
     ]
+
+
+def write_run_log(instance: dg.DagsterInstance, run_id: str, out: TextIO) -> None:
+    """Every event of the run, one line each (time, level, step, message), as the UI's log view shows them."""
+    for entry in instance.all_logs(run_id):
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry.timestamp))
+        kind = entry.dagster_event.event_type_value if entry.dagster_event else "LOG"
+        message = entry.dagster_event.message if entry.dagster_event and entry.dagster_event.message else \
+            entry.user_message
+        out.write(f"{stamp} {logging.getLevelName(entry.level):>7} {entry.step_key or '-'} {kind}: {message}\n")
+
+
+def _groups(definitions: dg.Definitions) -> dict[dg.AssetKey, str]:
+    graph = definitions.resolve_asset_graph()
+    return {key: graph.get(key).group_name or "default" for key in graph.get_all_asset_keys()}
+
+
+@dataclass
+class _Stage:
+    name: str
+    started: float
+    ended: float
+    assets: set = field(default_factory=set)
+    rows: int = 0
+    counts: dict = field(default_factory=dict)
+    checks_passed: int = 0
+    checks_failed: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    failed_steps: list = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = [f"{len(self.assets)} assets"]
+        parts += [f"{value:,} {COUNTED[key]}" for key, value in self.counts.items()]
+        if self.rows:
+            parts.append(f"{self.rows:,} rows")
+        checks = self.checks_passed + len(self.checks_failed)
+        if checks:
+            parts.append(f"{self.checks_passed}/{checks} checks passed")
+        parts += self.notes
+        text = f"{self.name}: " + ", ".join(parts) + f" ({self.ended - self.started:.1f} s)"
+        if self.checks_failed:
+            text += "; failed: " + ", ".join(self.checks_failed[:5])
+        if self.failed_steps:
+            text += "; FAILED steps: " + ", ".join(self.failed_steps)
+        return text
+
+
+class _Watcher(threading.Thread):
+    """Reads the run's events from the instance while it runs and prints a stage when the next one starts."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str, groups: dict, progress: Callable[[str], None]):
+        super().__init__(daemon=True)
+        self.instance, self.run_id, self.groups, self.progress = instance, run_id, groups, progress
+        self.cursor: str | None = None
+        self.current: _Stage | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            self._poll()
+
+    def finish(self) -> None:
+        self.done.set()
+        self.join()
+        self._poll()
+        if self.current:
+            self.progress(self.current.line())
+            self.current = None
+
+    def _poll(self) -> None:
+        try:
+            connection = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, of_type=EVENT_TYPES)
+        except Exception:  # the run may not be stored yet; progress is best effort, the run's own result decides
+            return
+        self.cursor = connection.cursor
+        for record in connection.records:
+            self._take(record.event_log_entry)
+
+    def _stage(self, key: dg.AssetKey | None, timestamp: float) -> _Stage:
+        group = self.groups.get(key, "default") if key else "default"
+        name = STAGES.get(group, group)
+        if self.current is None or self.current.name != name:
+            if self.current:
+                self.progress(self.current.line())
+            self.current = _Stage(name, timestamp, timestamp)
+        self.current.ended = timestamp
+        return self.current
+
+    def _take(self, entry) -> None:
+        event = entry.dagster_event
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            stage = self.current or self._stage(None, entry.timestamp)
+            stage.failed_steps.append(event.step_key)
+            return
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            stage = self._stage(evaluation.asset_key, entry.timestamp)
+            if evaluation.passed:
+                stage.checks_passed += 1
+            else:
+                stage.checks_failed.append(f"{evaluation.asset_key.path[-1]}:{evaluation.check_name}"
+                                           f" ({evaluation.severity.value})")
+            return
+        materialization = event.event_specific_data.materialization
+        stage = self._stage(materialization.asset_key, entry.timestamp)
+        stage.assets.add(materialization.asset_key)
+        metadata = {name: value.value for name, value in materialization.metadata.items()}
+        if isinstance(metadata.get("dagster/row_count"), int) and materialization.asset_key.path[0] != "raw":
+            stage.rows += metadata["dagster/row_count"]
+        for name in COUNTED:
+            if isinstance(metadata.get(name), int):
+                stage.counts[name] = stage.counts.get(name, 0) + metadata[name]
+        if isinstance(metadata.get("progress_note"), str):
+            stage.notes.append(metadata["progress_note"])

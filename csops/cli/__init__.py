@@ -7,6 +7,8 @@ import argparse
 import importlib
 import sys
 
+from pydantic import ValidationError
+
 from csops.settings import Settings
 
 # One module per concern; each has `register(commands)` that adds its subparsers with `handler=` defaults.
@@ -32,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return evaluate_main(argv[1:])
     args = parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValidationError as error:  # a bad CSOPS_* variable: one line, no traceback
+        print("csops: configuration error: " + "; ".join(e["msg"] for e in error.errors()), file=sys.stderr)
+        return 2
     settings.export()
     return args.handler(args, settings)
 

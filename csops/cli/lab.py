@@ -31,13 +31,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def generate_landing(out: Path, accounts: int, months: int, seed: int, defect_rate: float = 0.005,
-                     end: date | None = None):
+                     end: date | None = None, verbose: bool = True):
+    """`verbose`: a line per source and month as they are written; otherwise only the closing line."""
     from lab.generator import generate
 
     say(f"generating {accounts} accounts x {months} months (seed {seed}) into {out}")
     options = {"end": end} if end else {}
     summary = generate(out, accounts=accounts, months=months, seed=seed, defect_rate=defect_rate,
-                       progress=lambda msg: say(f"  {msg}"), **options)
+                       progress=(lambda msg: say(f"  {msg}")) if verbose else (lambda _msg: None), **options)
     rows = ", ".join(f"{source} {count:,}" for source, count in summary.rows.items())
     say(f"generated in {summary.seconds:.1f} s: {rows}")
     return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -28,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="csops_pipeline (default: everything), ml_weekly_retrain or ml_daily_scoring")
     run.set_defaults(handler=_run_command)
     summary = commands.add_parser("summary", help="print tables, row counts and quarantined rows of the warehouse")
-    summary.set_defaults(handler=lambda _args, settings: print_summary(settings))
+    summary.set_defaults(handler=lambda _args, settings: print_summary(settings, tables_built=True))
     ui = commands.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(handler=_ui_command)
@@ -46,7 +47,7 @@ def _demo_command(args: argparse.Namespace, settings: Settings) -> int:
     if (settings.landing_dir / "_manifest.json").exists():
         say(f"reusing the landing zone in {settings.landing_dir}")
     else:
-        generate_landing(settings.landing_dir, args.accounts, args.months, args.seed)
+        generate_landing(settings.landing_dir, args.accounts, args.months, args.seed, verbose=False)
     return run_pipeline(settings)
 
 
@@ -59,18 +60,28 @@ def run_pipeline(settings: Settings, job_name: str = JOBS[0]) -> int:
     import dagster as dg
 
     from orchestration.lib.dbt_project import prepare_manifest
-    from orchestration.run import failed_checks, run_pipeline as run_job
+    from orchestration.run import failed_checks, write_run_log
+    from orchestration.run import run_pipeline as run_job
 
     say("parsing the dbt project")
     prepare_manifest()
-    say(f"running job {job_name} (Dagster instance {settings.dagster_home})")
+    say(f"running job {job_name} (Dagster instance {settings.dagster_home}); one line per stage:")
     started = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
-        result = run_job(instance, job_name=job_name)
-    say(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s")
-    print_summary(settings)
+    log_path = settings.data_dir / "logs" / f"{time.strftime('%Y%m%dT%H%M%S')}-{job_name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    console = sys.stdout
+    with dg.DagsterInstance.get() as instance, log_path.open("w") as log:
+        # The console shows stages only. dbt's own output (dagster-dbt writes it to stdout) goes to the log file,
+        # followed by every event of the run, which also stays in the Dagster event log (the UI).
+        with contextlib.redirect_stdout(log):
+            result = run_job(instance, log_level="CRITICAL", job_name=job_name,
+                             progress=lambda line: print(f"[csops]   {line}", file=console, flush=True))
+        write_run_log(instance, result.run_id, log)
+    say(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s; "
+        f"its full log: {log_path}")
+    print_summary(settings, tables_built=False)
     for severity, heading in (
-        ("ERROR", "Failed checks (steps downstream of a failed blocking check did not run)"),
+        ("ERROR", "Failed checks (a failed blocking check stops the steps downstream of it)"),
         ("WARN", "Warnings (advisory checks; nothing was stopped)"),
     ):
         names = failed_checks(result, severity)
@@ -82,7 +93,8 @@ def run_pipeline(settings: Settings, job_name: str = JOBS[0]) -> int:
     return 0 if result.success else 1
 
 
-def print_summary(settings: Settings) -> int:
+def print_summary(settings: Settings, tables_built: bool) -> int:
+    """What the warehouse holds; after a run (`tables_built=False`) the short form a person reads first."""
     import duckdb
 
     from csops.reporting.cs_highlights import format_highlights
@@ -92,7 +104,7 @@ def print_summary(settings: Settings) -> int:
         print(f"No warehouse at {settings.duckdb_path} yet: run `csops demo` or `csops run` first.")
         return 1
     with settings.connect_warehouse(read_only=True) as con:
-        print(format_summary(con))
+        print(format_summary(con, tables_built=tables_built, most_reasons=None if tables_built else 6))
         try:
             print(format_highlights(con))
         except duckdb.CatalogException:
@@ -108,5 +120,37 @@ def _ui_command(args: argparse.Namespace, settings: Settings) -> int:
     prepare_manifest()
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(args.port)]
-    os.chdir(PROJECT_ROOT)
-    os.execv(command[0], command)
+    say(f"starting the Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    return run_process_group(command, cwd=PROJECT_ROOT)
+
+
+def run_process_group(command: list[str], cwd: Path, grace_seconds: float = 5.0) -> int:
+    """Run `command` in a process group of its own and end the whole group when this process is asked to stop:
+    `dagster dev` starts a webserver, a daemon and code servers that can outlive a signal sent to it alone."""
+    import signal
+    import subprocess
+
+    child = subprocess.Popen(command, cwd=cwd, start_new_session=True)
+    stopping = []
+
+    def stop(signum, _frame):
+        stopping.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        deadline = None
+        while (code := child.poll()) is None:
+            time.sleep(0.2)
+            if stopping and deadline is None:
+                deadline = time.monotonic() + grace_seconds
+            if deadline is not None and time.monotonic() > deadline:  # still there after the grace period
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # whatever of the group is left (a code server, say)
+            os.killpg(child.pid, signal.SIGKILL)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if stopping else code

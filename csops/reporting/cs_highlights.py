@@ -1,4 +1,4 @@
-"""What a CS leader looks at first after a run, read from the marts: waste, health drops, handoff gaps."""
+"""What a CS leader looks at first after a run: the accounts most at risk, waste, health drops, handoff gaps."""
 
 from __future__ import annotations
 
@@ -9,6 +9,24 @@ TOP = 5
 
 def _latest(table: str) -> str:
     return f"(SELECT * FROM {table} WHERE date_day = (SELECT max(date_day) FROM {table}))"
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                            [schema, name]).fetchone()[0])
+
+
+def most_at_risk(con: duckdb.DuckDBPyConnection, top: int = TOP) -> list[tuple]:
+    """(account, name, ARR, days to renewal, churn probability or None, band, top reasons, model version), highest
+    risk first; empty when the accounts have not been scored yet."""
+    if not table_exists(con, "ml", "churn_scores"):
+        return []
+    return con.execute(
+        "SELECT s.account_id, a.account_name, a.active_arr_amount, a.days_to_renewal, s.probability, s.risk_band, "
+        "s.top_reasons, s.model_version FROM ml.churn_scores s JOIN marts.dim_accounts a USING (account_id) "
+        "ORDER BY s.risk_rank, s.account_id LIMIT ?",
+        [top],
+    ).fetchall()
 
 
 def largest_muda(con: duckdb.DuckDBPyConnection, top: int = TOP) -> list[tuple]:
@@ -41,8 +59,21 @@ def open_handoff_gaps(con: duckdb.DuckDBPyConnection, top: int = TOP) -> list[tu
     ).fetchall()
 
 
+def _risk_line(name, account, arr, days, probability, band, reasons, version) -> str:
+    risk = f"{probability:.0%} churn risk ({band})" if probability is not None else f"{band} risk by health score"
+    renewal = f", renews in {days} days" if days is not None else ""
+    return f"  {name} ({account}, ARR {arr or 0:,.0f}{renewal}): {risk}: " + "; ".join(list(reasons or [])[:3])
+
+
 def format_highlights(con: duckdb.DuckDBPyConnection) -> str:
-    lines = [f"Top {TOP} Muda (unused licensed seats, cost per year)"]
+    at_risk = most_at_risk(con)
+    version = at_risk[0][-1] if at_risk else None
+    lines = [f"Top {TOP} accounts most at risk of churn within 90 days"
+             + (f" (model {version})" if version else "")]
+    lines += [_risk_line(name, account, arr, days, probability, band, reasons, version)
+              for account, name, arr, days, probability, band, reasons, version in at_risk] or \
+        ["  not scored yet (the ml steps did not run)"]
+    lines.append(f"Top {TOP} Muda (unused licensed seats, cost per year)")
     lines += [
         f"  {name} ({account}): {unused:,} of {seats:,} seats unused, {cost:,.0f} {currency}/year"
         for account, name, unused, seats, cost, currency in largest_muda(con)

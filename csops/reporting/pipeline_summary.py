@@ -49,9 +49,13 @@ def quarantine_groups(con: duckdb.DuckDBPyConnection) -> list[QuarantineGroup]:
     return groups
 
 
-def format_summary(con: duckdb.DuckDBPyConnection) -> str:
-    lines = ["Tables built (schema.table: rows)"]
-    lines += [f"  {schema}.{name}: {rows:,}" for schema, name, rows in table_row_counts(con)]
+def format_summary(con: duckdb.DuckDBPyConnection, tables_built: bool = True, most_reasons: int | None = None) -> str:
+    """The ledger per source and the quarantine reasons; with `tables_built`, every table and its rows first.
+    `most_reasons`: show only that many quarantine reasons (the largest) and count the rest."""
+    lines = []
+    if tables_built:
+        lines.append("Tables built (schema.table: rows)")
+        lines += [f"  {schema}.{name}: {rows:,}" for schema, name, rows in table_row_counts(con)]
     lines.append("Batches ingested per source (files: rows read = loaded + quarantined + duplicates dropped)")
     lines += [
         f"  {source}: {files} files: {read:,} = {loaded:,} + {quarantined:,} + {dupes:,}"
@@ -62,7 +66,10 @@ def format_summary(con: duckdb.DuckDBPyConnection) -> str:
     ]
     groups = quarantine_groups(con)
     lines.append("Quarantined rows by source and reason (a row can have several reasons)")
-    lines += [f"  {g.source}: {g.reason}: {g.rows:,}" for g in groups] or ["  none"]
+    shown = sorted(groups, key=lambda g: -g.rows)[:most_reasons] if most_reasons else groups
+    lines += [f"  {g.source}: {g.reason}: {g.rows:,}" for g in shown] or ["  none"]
+    if len(shown) < len(groups):
+        lines.append(f"  ... and {len(groups) - len(shown)} more reasons (`csops summary` lists them all)")
     ledger = con.execute(
         f"SELECT source, batch_file, reason FROM {tables.LEDGER_TABLE} WHERE status = 'quarantined' ORDER BY 1, 2"
     ).fetchall()
