@@ -97,10 +97,12 @@ class _Stage:
         checks = self.checks_passed + len(self.checks_failed)
         if checks:
             parts.append(f"{self.checks_passed}/{checks} checks passed")
+        for severity in ("ERROR", "WARN"):
+            failed = sum(1 for found in self.checks_failed if found == severity)
+            if failed:
+                parts.append(f"{failed} {'failed' if severity == 'ERROR' else 'warned'}")
         parts += self.notes
         text = f"{self.name}: " + ", ".join(parts) + f" ({self.ended - self.started:.1f} s)"
-        if self.checks_failed:
-            text += "; failed: " + ", ".join(self.checks_failed[:5])
         if self.failed_steps:
             text += "; FAILED steps: " + ", ".join(self.failed_steps)
         return text
@@ -159,8 +161,7 @@ class _Watcher(threading.Thread):
             if evaluation.passed:
                 stage.checks_passed += 1
             else:
-                stage.checks_failed.append(f"{evaluation.asset_key.path[-1]}:{evaluation.check_name}"
-                                           f" ({evaluation.severity.value})")
+                stage.checks_failed.append(evaluation.severity.value)  # the caller lists them by name at the end
             return
         materialization = event.event_specific_data.materialization
         stage = self._stage(materialization.asset_key, entry.timestamp)

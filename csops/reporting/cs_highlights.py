@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 TOP = 5
+WIDTH = 240  # a console line; the full reasons are in ml.churn_scores
 
 
 def _latest(table: str) -> str:
@@ -62,7 +63,8 @@ def open_handoff_gaps(con: duckdb.DuckDBPyConnection, top: int = TOP) -> list[tu
 def _risk_line(name, account, arr, days, probability, band, reasons, version) -> str:
     risk = f"{probability:.0%} churn risk ({band})" if probability is not None else f"{band} risk by health score"
     renewal = f", renews in {days} days" if days is not None else ""
-    return f"  {name} ({account}, ARR {arr or 0:,.0f}{renewal}): {risk}: " + "; ".join(list(reasons or [])[:3])
+    line = f"  {name} ({account}, ARR {arr or 0:,.0f}{renewal}): {risk}: " + "; ".join(list(reasons or [])[:3])
+    return line if len(line) <= WIDTH else line[:WIDTH - 1] + "…"
 
 
 def format_highlights(con: duckdb.DuckDBPyConnection) -> str:
