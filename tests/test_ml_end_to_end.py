@@ -50,7 +50,7 @@ def ml_env(tmp_path, monkeypatch, built_warehouse):
 
 
 def test_ml_assets_train_register_and_score_every_active_account(ml_env):
-    from orchestration.defs import ml_assets
+    from orchestration.defs.ml import assets as ml_assets
     from orchestration.lib.warehouse import Warehouse
 
     db, registry = ml_env

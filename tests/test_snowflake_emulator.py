@@ -302,7 +302,7 @@ def ml_table(con_or_cursor, table: str, columns: list[tuple[str, str]], dialect:
 def test_the_model_steps_run_on_snowflake(builds, tmp_path, monkeypatch):
     """Feature snapshots, a training set and scores with the Snowflake warehouse and an empty local DuckDB file: the
     inputs come from Snowflake, the results go back, and both equal the same steps on the DuckDB reference."""
-    from orchestration.defs import ml_assets
+    from orchestration.defs.ml import assets as ml_assets
     from orchestration.lib.warehouse import Warehouse
 
     monkeypatch.setenv("CSOPS_MODELS_DIR", str(tmp_path / "models"))  # no champion: both score with the fallback
@@ -333,7 +333,7 @@ def test_a_scores_only_run_on_snowflake_fetches_its_inputs_and_checks_them(build
     """The daily scoring run on Snowflake: the score step and its checks alone, on an empty local DuckDB file, with
     no snapshot step before it in the run. The step fetches the marts it reads, the every-account-scored check reads
     them from the same file, and the scores stored in Snowflake equal the same step on the DuckDB reference."""
-    from orchestration.defs import ml_assets
+    from orchestration.defs.ml import assets as ml_assets
     from orchestration.lib.warehouse import Warehouse
 
     monkeypatch.setenv("CSOPS_MODELS_DIR", str(tmp_path / "models"))  # no champion: both score with the fallback

@@ -18,7 +18,6 @@ import platform
 import shutil
 import sys
 import tempfile
-from dataclasses import replace
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -67,9 +66,10 @@ def environment(root: Path, landing: Path) -> dict[str, str]:
     """The child processes' environment: every csops path inside `root` (warehouse, Dagster home, models); other
     settings (DuckDB's memory limit) as the user's environment has them."""
     root.mkdir(parents=True, exist_ok=True)
-    settings = replace(Settings.from_env(), data_dir=root, landing_dir=landing, duckdb_path=root / "warehouse.duckdb",
-                       dagster_home=ensure_dagster_home(root / "dagster_home"), dbt_target="duckdb")
-    return {**settings.subprocess_environment(), "CSOPS_DATA_DIR": str(root), "CSOPS_MODELS_DIR": str(root / "models")}
+    settings = Settings.from_env().model_copy(update={
+        "data_dir": root, "landing_dir": landing, "duckdb_path": root / "warehouse.duckdb",
+        "dagster_home": ensure_dagster_home(root / "dagster_home"), "models_dir": root / "models", "dbt_target": "duckdb"})
+    return {**settings.subprocess_environment(), "CSOPS_DATA_DIR": str(root)}
 
 
 def dbt_reparses(entry: dict) -> dict:
