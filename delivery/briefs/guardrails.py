@@ -146,7 +146,7 @@ POLICY: dict[str, list[str]] = {
         r"\b(?:cheaper|lower) (?:price|pricing|rate|plan) (?:for you|at renewal)\b",
     ],
     "discount": [
-        r"\bdiscount\w*\b", r"\b\d+\s?(?:%|percent) off\b", r"\bwaiv\w+ (?:the |your |all )?(?:fees?|charges?|costs?)\b",
+        r"\bdiscount\w*\b", r"\b\d+\s?(?:%|percent) off\b", r"\bwaiv\w* (?:\w+ ){0,2}(?:fees?|charges?|costs?)\b",
         r"\bfree (?:of charge|months?|seats?|licen[cs]es?|upgrade|add-?ons?|period|quarter)\b",
         r"\bat no (?:extra |additional )?(?:cost|charge)\b", r"\bcomplimentary\b", r"\bon the house\b",
         r"\bpromo(?:tion(?:al)?)? (?:code|price|rate|offer)\b", r"\bmarkdown\b", r"\brebate\b",

@@ -19,7 +19,7 @@ class BriefPolicy(BaseSettings):
     writer: Literal["auto", "claude", "offline"] = "auto"
     model: str = "claude-sonnet-4-6"
     max_tokens: int = 2048
-    temperature: float | None = 0.2
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
     timeout_seconds: float = 60
     max_retries: int = 3
     concurrency: int = 4

@@ -121,8 +121,8 @@ def build_request(sheet: FactSheet, kind: str, policy: BriefPolicy, feedback: li
         "tool_choice": {"type": "tool", "name": TOOL_NAME},
         "messages": [{"role": "user", "content": user}],
     }
-    if policy.temperature is not None:
-        params["temperature"] = policy.temperature
+    if policy.effort:
+        params["output_config"] = {"effort": policy.effort}
     return params
 
 

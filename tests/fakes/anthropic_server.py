@@ -156,3 +156,36 @@ class FakeAnthropic:
                 "ended_at": "2026-01-01T00:01:00Z" if ended else None, "archived_at": None,
                 "cancel_initiated_at": None,
                 "results_url": f"{self.url}/v1/messages/batches/{batch_id}/results" if ended else None}
+
+
+# ------------------------------------------------------------------------------ answers built from the request
+def _between(text: str, start: str, end: str) -> str:
+    return text.split(start, 1)[1].split(end, 1)[0] if start in text and end in text else ""
+
+
+def request_facts(body: dict) -> list[dict]:
+    """The trusted facts the request carried (inside <fact_sheet>)."""
+    user = body["messages"][-1]["content"]
+    sheet = _between(user, "<fact_sheet>", "</fact_sheet>")
+    return json.loads(sheet)["facts"] if sheet.strip() else []
+
+
+def request_customer_text(body: dict) -> list[dict]:
+    """The quoted customer texts the request carried (inside <customer_text>, after its one-line preamble)."""
+    block = _between(body["messages"][-1]["content"], "<customer_text>", "</customer_text>")
+    return json.loads(block.strip().split("\n", 1)[1]) if block.strip() else []
+
+
+def grounded_brief(body: dict) -> dict:
+    """A valid brief: one claim per fact with a value, restating it with its unit, citing it."""
+    claims = [{"text": f"The sheet records {f['value']} {f.get('unit', '')}.".replace(" .", "."),
+               "fact_ids": [f["id"]]}
+              for f in request_facts(body) if f["value"] not in (None, "", [], False)
+              and not isinstance(f["value"], list)][:6]
+    return {"title": "Brief", "sections": [{"heading": "What the data shows", "facts": claims, "hypotheses": []}]}
+
+
+def with_claim(brief: dict, text: str, fact_ids: list[str]) -> dict:
+    out = json.loads(json.dumps(brief))
+    out["sections"][0]["hypotheses"].append({"text": text, "fact_ids": fact_ids})
+    return out
