@@ -237,6 +237,25 @@ def _reasons(value: Any) -> list[str]:
     return out
 
 
+POINTS = "points of 100"
+# (fact id, column, unit) of the latest fct_account_health and fct_lean_waste rows.
+HEALTH_FACTS = [
+    ("health.score", "health_score", POINTS), ("health.band", "health_band", ""),
+    ("health.change_30d", "health_change_30d", "points over 30 days"), ("health.why_moved_30d", "why_moved_30d", ""),
+    ("health.score_usage", "score_usage", POINTS), ("health.score_adoption", "score_adoption", POINTS),
+    ("health.score_support", "score_support", POINTS), ("health.score_engagement", "score_engagement", POINTS),
+    ("health.score_stakeholder", "score_stakeholder", POINTS),
+]
+WASTE_FACTS = [
+    ("licences.licensed_seats", "licensed_seats", "seats"), ("licences.active_users_30d", "active_users_30d",
+                                                              "users in 30 days"),
+    ("licences.unused_seats", "unused_seats", "seats"),
+    ("licences.unused_seat_share", "unused_seat_share", "share of licensed seats"),
+    ("support.tickets_30d", "tickets_30d", "tickets in 30 days"), ("support.is_spike", "is_support_spike", ""),
+    ("usage.is_erratic", "is_erratic", ""),
+]
+
+
 def build_fact_sheet(con, account_id: str, agent: AgentInputs | dict | None = None) -> FactSheet | None:
     """The sheet of `account_id` from the warehouse behind `con`; None when the account is not in dim_accounts."""
     acc = _one(con, "SELECT * FROM marts.dim_accounts WHERE account_id = ?", [account_id])
@@ -266,41 +285,22 @@ def build_fact_sheet(con, account_id: str, agent: AgentInputs | dict | None = No
         F("revenue.arr", acc.get("active_arr_amount"), "ARR", as_of, "dim_accounts"),
         F("renewal.next_renewal_date", acc.get("next_renewal_date"), "date", as_of, "dim_accounts"),
         F("renewal.days_to_renewal", acc.get("days_to_renewal"), "days", as_of, "dim_accounts"),
-        F("health.score", health.get("health_score"), "points of 100", h_as_of, "fct_account_health"),
-        F("health.band", health.get("health_band"), "", h_as_of, "fct_account_health"),
-        F("health.change_30d", health.get("health_change_30d"), "points over 30 days", h_as_of, "fct_account_health"),
-        F("health.why_moved_30d", health.get("why_moved_30d"), "", h_as_of, "fct_account_health"),
-        F("health.score_usage", health.get("score_usage"), "points of 100", h_as_of, "fct_account_health"),
-        F("health.score_adoption", health.get("score_adoption"), "points of 100", h_as_of, "fct_account_health"),
-        F("health.score_support", health.get("score_support"), "points of 100", h_as_of, "fct_account_health"),
-        F("health.score_engagement", health.get("score_engagement"), "points of 100", h_as_of, "fct_account_health"),
-        F("health.score_stakeholder", health.get("score_stakeholder"), "points of 100", h_as_of, "fct_account_health"),
-        F("licences.licensed_seats", waste.get("licensed_seats"), "seats", w_as_of, "fct_lean_waste"),
-        F("licences.active_users_30d", waste.get("active_users_30d"), "users in 30 days", w_as_of, "fct_lean_waste"),
-        F("licences.unused_seats", waste.get("unused_seats"), "seats", w_as_of, "fct_lean_waste"),
-        F("licences.unused_seat_share", waste.get("unused_seat_share"), "share of licensed seats", w_as_of,
-          "fct_lean_waste"),
+        *(F(fid, health.get(column), unit, h_as_of, "fct_account_health") for fid, column, unit in HEALTH_FACTS),
+        *(F(fid, waste.get(column), unit, w_as_of, "fct_lean_waste") for fid, column, unit in WASTE_FACTS),
         F("licences.unused_seat_cost_per_year", waste.get("unused_seat_cost_per_year"),
           f"{waste.get('currency_code') or ''} per year".strip(), w_as_of, "fct_lean_waste"),
-        F("support.tickets_30d", waste.get("tickets_30d"), "tickets in 30 days", w_as_of, "fct_lean_waste"),
-        F("support.is_spike", waste.get("is_support_spike"), "", w_as_of, "fct_lean_waste"),
-        F("usage.is_erratic", waste.get("is_erratic"), "", w_as_of, "fct_lean_waste"),
         F("sentiment.latest_nps", life.get("latest_nps_score"), "NPS answer 0-10", as_of, "fct_account_lifecycle"),
         F("value.days_to_value", life.get("days_to_value"), "days", as_of, "fct_account_lifecycle"),
         F("value.qbr_ebr_count_365d", life.get("qbr_ebr_count_365d"), "QBRs and EBRs in 365 days", as_of,
           "fct_account_lifecycle"),
-        F("churn.probability", churn.get("probability"), "probability", _clean(churn.get("as_of_date")) or as_of,
-          "ml.churn_scores"),
-        F("churn.band", churn.get("risk_band"), "", _clean(churn.get("as_of_date")) or as_of, "ml.churn_scores"),
-        F("churn.top_reasons", _reasons(churn.get("top_reasons")), "model reasons", as_of, "ml.churn_scores"),
         F("churn.last_churn_date", acc.get("last_churn_date"), "date", as_of, "dim_accounts"),
-        F("expansion.probability", expansion.get("probability"), "probability",
-          _clean(expansion.get("as_of_date")) or as_of, "ml.expansion_scores"),
-        F("expansion.band", expansion.get("risk_band"), "", _clean(expansion.get("as_of_date")) or as_of,
-          "ml.expansion_scores"),
-        F("expansion.top_reasons", _reasons(expansion.get("top_reasons")), "model reasons", as_of,
-          "ml.expansion_scores"),
     ]
+    for task, score in (("churn", churn), ("expansion", expansion)):
+        score_as_of, source = _clean(score.get("as_of_date")) or as_of, f"ml.{task}_scores"
+        facts += [F(f"{task}.probability", score.get("probability"), "probability", score_as_of, source),
+                  F(f"{task}.band", score.get("risk_band"), "", score_as_of, source),
+                  F(f"{task}.top_reasons", _reasons(score.get("top_reasons")), "model reasons", score_as_of, source),
+                  F(f"{task}.model_version", score.get("model_version"), "", score_as_of, source)]
     if handoff.get("has_handoff") is not None:
         facts += [
             F("handoff.has_handoff", handoff.get("has_handoff"), "", as_of, "fct_handoff_audit"),
