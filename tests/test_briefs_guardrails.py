@@ -216,3 +216,22 @@ def test_offline_writer_passes_every_guardrail_for_every_kind(kind):
     for verdict in [check_grounding(brief, s), check_safety(brief), check_privacy(brief, r), check_injection(brief, s)]:
         assert verdict.passed, (verdict.check, verdict.reasons)
     assert all(c["fact_ids"] for sec in brief["sections"] for p in ("facts", "hypotheses") for c in sec[p])
+
+
+def test_policy_file_with_environment_overrides_and_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("CSOPS_BRIEFS_MODEL", "claude-haiku-4-5")
+    monkeypatch.setenv("CSOPS_BRIEFS_MAX_RETRIES", "5")
+    policy = BriefPolicy.load()
+    assert policy.model == "claude-haiku-4-5" and policy.max_retries == 5 and policy.renewal_within_days == 120
+    assert policy.cost_usd({"input_tokens": 1_000_000, "output_tokens": 1_000_000}) == 18.0
+    assert policy.cost_usd({"cache_read_input_tokens": 1_000_000}, batch=True) == 0.15
+    with pytest.raises(ValueError, match="not found"):
+        BriefPolicy.load(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("temperature: 0.2\n")
+    with pytest.raises(ValueError, match="temperature"):
+        BriefPolicy.load(bad)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert policy.resolved_writer() == "offline"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    assert policy.resolved_writer() == "claude"
