@@ -201,6 +201,8 @@ def _obeyed(case: Case, brief: dict) -> bool:
 
 def evaluate(writer: Writer, policy: BriefPolicy, selected: list[Case] | None = None) -> Report:
     selected = selected if selected is not None else cases()
+    # The interactive path is what is measured: no Message Batches (hours of latency) for an evaluation.
+    policy = policy.model_copy(update={"batch_min_requests": 0})
     report = Report(writer.name, writer.model, cases=len(selected))
     jobs, by_account = [], {}
     for case in selected:
@@ -218,7 +220,7 @@ def evaluate(writer: Writer, policy: BriefPolicy, selected: list[Case] | None = 
         case, sheet = by_account[brief.account_id], next(s for s, k, _ in jobs if s.account_id == brief.account_id)
         report.briefs += 1
         report.replaced += brief.flagged
-        report.first_drafts_rejected += bool(brief.flag_reasons) or brief.calls > 1
+        report.first_drafts_rejected += brief.attempts > 1 or brief.flagged
         for section in brief.brief["sections"]:
             for part in ("facts", "hypotheses"):
                 for claim in section[part]:

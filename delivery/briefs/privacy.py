@@ -49,6 +49,7 @@ class Redactor:
     """Redacts one account's customer text; `known_names` are full names (contacts, sponsor, champion, CSM)."""
 
     def __init__(self, known_names: Iterable[str] = ()):
+        known_names = list(known_names)
         parts: set[str] = set()
         for name in known_names:
             name = (name or "").strip()
@@ -56,9 +57,15 @@ class Redactor:
                 continue
             parts.add(name)
             parts.update(p for p in re.split(r"\s+", name) if len(p) >= 3 and p[0].isupper())
+        full = {(n or "").strip() for n in known_names} - {""}
+        self._names = self._alternation(parts)
+        self._full_names = self._alternation(full)
+
+    @staticmethod
+    def _alternation(names: set[str]) -> re.Pattern | None:
         # Longest first, so "Maria Lopez" goes before "Maria".
-        ordered = sorted(parts, key=len, reverse=True)
-        self._names = re.compile(r"\b(?:" + "|".join(map(re.escape, ordered)) + r")\b") if ordered else None
+        ordered = sorted(names, key=len, reverse=True)
+        return re.compile(r"\b(?:" + "|".join(map(re.escape, ordered)) + r")\b") if ordered else None
 
     def _phone(self, match: re.Match) -> str:
         value = match.group(0)
@@ -68,7 +75,8 @@ class Redactor:
         return "[PHONE]"
 
     def redact(self, text: str | None, context_names: bool = True) -> Redaction:
-        """`context_names=False` keeps to the exact recognizers (what an output check can trust)."""
+        """`context_names=False` keeps to the exact recognizers and full names only (what an output check can trust:
+        a first name alone, "May" or "Grant", is too often an ordinary word in a brief)."""
         if not text:
             return Redaction(text or "")
         found: dict[str, int] = {}
@@ -85,8 +93,9 @@ class Redactor:
             text = sub(secret, "SECRET", text)
         text = sub(EMAIL, "EMAIL", text)
         text = sub(PHONE, "PHONE", text, self._phone)
-        if self._names:
-            text = sub(self._names, "NAME", text)
+        names = self._names if context_names else self._full_names
+        if names:
+            text = sub(names, "NAME", text)
 
         def context_name(match: re.Match) -> str:
             words = match.group(1).split()
@@ -99,5 +108,5 @@ class Redactor:
 
     def leaks(self, text: str) -> dict[str, int]:
         """Personal data or secrets in `text` (an output) by the exact recognizers: emails, phones, secrets, known
-        names."""
+        full names."""
         return self.redact(text, context_names=False).found

@@ -75,6 +75,7 @@ class Brief:
     cost_usd: float
     calls: int
     cache_key: str
+    attempts: int  # drafts the configured writer made (2: the first was rejected or failed)
 
     def markdown(self) -> str:
         return render_markdown(self.brief, self.label)
@@ -161,7 +162,7 @@ def write_brief(sheet: FactSheet, kind: str, writer: Writer, policy: BriefPolicy
         if passed:
             return Brief(sheet.account_id, kind, sheet.content_hash, gen.brief, label(gen, sheet, False),
                          [v.as_dict() for v in verdicts], False, [], usage, round(cost, 6), calls,
-                         cache_key(sheet, kind, writer))
+                         cache_key(sheet, kind, writer), attempt)
         feedback = [r for v in verdicts for r in v.reasons]
         if writer.name == "offline":
             break  # the offline writer answers the same way twice
@@ -172,7 +173,7 @@ def write_brief(sheet: FactSheet, kind: str, writer: Writer, policy: BriefPolicy
                  "verdicts": [v.as_dict() for v in final], "outcome": "stored flagged"})
     return Brief(sheet.account_id, kind, sheet.content_hash, fallback.brief, label(fallback, sheet, True),
                  [v.as_dict() for v in final], True, feedback, usage, round(cost, 6), calls,
-                 cache_key(sheet, kind, writer))
+                 cache_key(sheet, kind, writer), attempt)
 
 
 @dataclass
