@@ -7,6 +7,8 @@ from dagster_duckdb import DuckDBResource
 
 from csops.settings import Settings
 from csops.dbt import dbt_executable
+from delivery.briefs.policy import BriefPolicy
+from orchestration.lib.brief_writer import BriefWriterResource
 from orchestration.lib.dbt_project import CsopsDbtCliResource, csops_dbt_project
 from orchestration.lib.landing import LandingZone
 from orchestration.lib.warehouse import Warehouse
@@ -30,6 +32,14 @@ def warehouse(settings: Settings) -> Warehouse:
     ))
 
 
+def brief_writer() -> BriefWriterResource:
+    """Claude when ANTHROPIC_API_KEY is set (as an `EnvVar`, read at run time) and the policy allows it; else the
+    offline writer."""
+    if os.environ.get("ANTHROPIC_API_KEY") and BriefPolicy.load().writer != "offline":
+        return BriefWriterResource(api_key=dg.EnvVar("ANTHROPIC_API_KEY"))
+    return BriefWriterResource()
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     settings = Settings.from_env()
@@ -43,5 +53,6 @@ def resources() -> dg.Definitions:
                 project_dir=csops_dbt_project, target=settings.dbt_target, dbt_executable=dbt_executable()
             ),
             "warehouse": warehouse(settings),
+            "brief_writer": brief_writer(),
         }
     )
