@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             pit = None
             if not args.skip_pit:
                 clock.say("point-in-time check (features recomputed from truncated data)")
-                pit = check_point_in_time(con, cfg, out / "pit", log=lambda m: clock.say(f"  {m}"))
+                pit = check_point_in_time(con, cfg, out / "pit", log=lambda m: clock.say(f"  {m}"), as_of=as_of)
         return _print_report(args, out, cfg, results, pit, clock)
     except Exception:  # noqa: BLE001 - the command reports any failure plainly
         traceback.print_exc()

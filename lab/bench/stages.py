@@ -183,7 +183,8 @@ def checks(work: str) -> dict:
             passed[f"raw/{source}:contract_expectations"] = validate_raw(source, frame).success
         passed["marts/fct_account_daily:feature_expectations"] = validate_features(
             con.execute(feature_sample_query()).df()).success
-        passed["ml/feature_snapshots:point_in_time"] = check_point_in_time(con, MLConfig.from_env(), work).passed
+        passed["ml/feature_snapshots:point_in_time"] = check_point_in_time(
+            con, MLConfig.from_env(), work, as_of=pipeline.read_as_of(con)).passed
         for task in TASKS:
             passed[f"ml/{task}_scores:every_active_account_scored"] = pipeline.every_active_account_scored(con, task)[0]
     return {"checks": len(passed), "failed": [name for name, ok in passed.items() if not ok]}

@@ -33,7 +33,7 @@ def result(status: str, description: str, metadata: dict) -> dg.AssetCheckResult
 )
 def point_in_time_check(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with tempfile.TemporaryDirectory(prefix="csops-pit-") as work, duckdb.get_connection() as con:
-        outcome = check_point_in_time(con, config(), work, log=context.log.info)
+        outcome = check_point_in_time(con, config(), work, log=context.log.info, as_of=pipeline.read_as_of(con))
     return dg.AssetCheckResult(passed=outcome.passed, description=outcome.message, metadata=outcome.as_metadata())
 
 
