@@ -10,6 +10,7 @@ vars of this run when it executes it. Configs keep what the parse rendered, whic
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -17,9 +18,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-from csops.settings import DBT_PROJECT_DIR
+import yaml
+
+from csops.settings import DBT_PROJECT_DIR, Settings
 
 
 # folders dbt writes inside the project
@@ -34,6 +38,40 @@ def dbt_executable() -> str:
     # Prefer the dbt installed beside this interpreter (the project venv), so PATH need not be set.
     beside = Path(sys.executable).parent / "dbt"
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+@functools.cache
+def _declared_vars() -> dict:
+    with open(DBT_PROJECT_DIR / "dbt_project.yml") as handle:
+        return yaml.safe_load(handle)["vars"]
+
+
+def project_var(name: str):
+    """A var's value as `dbt_project.yml` declares it: policy both dbt and Python read (e.g. the churn grace days)
+    has its one home there."""
+    declared = _declared_vars()
+    if name not in declared:
+        raise KeyError(f"dbt_project.yml declares no var {name!r}")
+    return declared[name]
+
+
+def environment(settings: Settings, db_path: str | Path | None = None) -> dict[str, str]:
+    """The environment of a dbt subprocess: this process's, with the settings' paths and target on top (what
+    `dbt parse` and the Dagster dbt steps run with). With `db_path`: a run on that DuckDB file under the `duckdb`
+    target whatever the settings say, with no Snowflake credentials in reach (evaluation, point-in-time rebuilds, the
+    benchmark's stages, tests)."""
+    env = settings.subprocess_environment() | {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if db_path is not None:
+        env = {k: v for k, v in env.items() if not k.startswith("SNOWFLAKE_")}
+        env |= {"CSOPS_DBT_TARGET": "duckdb", "CSOPS_DUCKDB_PATH": str(Path(db_path).resolve())}
+    return env
+
+
+def parse(env: Mapping[str, str]) -> None:
+    """`dbt parse` for the profile (warehouse path, target) that `env` (from `environment`) selects: dbt keeps its
+    partial-parse state only while the profile is unchanged, so runs with the same environment reuse this parse."""
+    subprocess.run([dbt_executable(), "parse", "--quiet", "--target", env.get("CSOPS_DBT_TARGET", "duckdb")],
+                   cwd=DBT_PROJECT_DIR, env=dict(env), check=True)
 
 
 def project_files_newest_mtime(project_dir: Path = DBT_PROJECT_DIR) -> float:
@@ -84,9 +122,7 @@ def run_dbt(args: list[str], db_path: str | Path, work_dir: str | Path, dbt_vars
     `parsed`: a parse from `reusable_parse` to start from instead of parsing the project."""
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWFLAKE_") and k != "CSOPS_DBT_TARGET"}
-    env |= {"DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "CSOPS_DUCKDB_PATH": str(Path(db_path).resolve()),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = environment(Settings.from_env(), db_path)
     program = [sys.executable, "-m", "csops.dbt", str(parsed)] if parsed else [dbt_executable()]
     command = [*program, *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
     if dbt_vars:

@@ -14,6 +14,7 @@ churners caught at a 20% review budget with a median lead time >= 60 days, ROC-A
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from ml.config import MLConfig
 from csops.dbt import run_dbt
 from ml.leakage import check_point_in_time
 from lab.oracle import evaluate_oracle
-from ml.pipeline import build_feature_snapshots, build_training_set, score_task, train_and_register
+from ml import pipeline
 from ml.registry import Registry
 from ml.report import metrics_table
 
@@ -107,28 +108,31 @@ def main(argv: list[str] | None = None) -> int:
     cfg = MLConfig.from_env()
     try:
         db = prepare_warehouse(out, args.accounts, args.months, args.seed, args.reuse, args.dbt_tests, clock)
+        # Each evaluation trains afresh: on a reused warehouse an unchanged training fingerprint would skip training.
+        shutil.rmtree(out / "models", ignore_errors=True)
         registry = Registry(out / "models")
         results = {}
         with Settings.from_env().connect_warehouse(db) as con:
             clock.say("building feature snapshots")
-            features, as_of = build_feature_snapshots(con, cfg)
-            clock.say(f"{len(features):,} snapshots of {features['account_id'].nunique():,} accounts, as of {as_of}")
+            as_of = pipeline.refresh_feature_snapshots(con, cfg)
+            snapshots = pipeline.feature_snapshot_summary(con)
+            clock.say(f"{snapshots['rows']:,} snapshots of {snapshots['accounts']:,} accounts, as of {as_of.as_of}")
             for task in ("churn", "expansion"):
-                training_set = build_training_set(con, features, task, cfg, as_of)
+                pipeline.refresh_training_set(con, task, cfg, as_of)
                 clock.say(f"{task}: training")
-                run = train_and_register(training_set, task, cfg, registry, as_of, log=lambda m: clock.say(f"  {m}"))
+                run = pipeline.train(con, task, cfg, registry, as_of, log=lambda m: clock.say(f"  {m}"))
                 table = run.metrics_for_table()
                 if run.result.split is not None:
                     clock.say(f"{task}: oracle on the hidden state")
-                    table["oracle"] = evaluate_oracle(out / "landing" / "_truth", training_set, run.result.split, cfg)
+                    table["oracle"] = evaluate_oracle(out / "landing" / "_truth", pipeline.training_frame(con, task),
+                                                      run.result.split, cfg)
                 results[task] = (run, table)
             for task in ("churn", "expansion"):
-                scoring = score_task(con, task, cfg, registry)
-                results[task] = (*results[task], scoring)
+                results[task] = (*results[task], pipeline.score(con, task, cfg, registry))
             pit = None
             if not args.skip_pit:
                 clock.say("point-in-time check (features recomputed from truncated data)")
-                pit = check_point_in_time(con, cfg, out / "pit", log=lambda m: clock.say(f"  {m}"))
+                pit = check_point_in_time(con, cfg, out / "pit", log=lambda m: clock.say(f"  {m}"), as_of=as_of)
         return _print_report(args, out, cfg, results, pit, clock)
     except Exception:  # noqa: BLE001 - the command reports any failure plainly
         traceback.print_exc()
@@ -152,7 +156,7 @@ def _print_report(args, out: Path, cfg: MLConfig, results: dict, pit, clock: Clo
         print(metrics_table(table, markdown=False))
         print(f"registry: version {run.version}, {run.decision.summary()}")
         top = scoring.scores.head(3)
-        print(f"scored {len(scoring.scores):,} active accounts as of {scoring.as_of} with "
+        print(f"scored {len(scoring.scores):,} active accounts as of {scoring.as_of.scoring_day} with "
               f"{scoring.scores['model_version'].iloc[0] if len(scoring.scores) else 'n/a'}; highest risk:")
         for row in top.itertuples():
             prob = "n/a" if row.probability != row.probability else f"{row.probability:.2f}"

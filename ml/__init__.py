@@ -1,8 +1,8 @@
 """Churn and expansion models: training sets, LightGBM training, evaluation, registry (plain Python, no Dagster).
 
 One job per module:
-    config       every knob (MLConfig) and the registry root (CSOPS_MODELS_DIR)
-    features     point-in-time features from the dbt marts, snapshot days, the scoring day
+    config       every knob (MLConfig; the churn grace days from the dbt vars) and the registry root (CSOPS_MODELS_DIR)
+    features     point-in-time features from the dbt marts, snapshot days, the scoring day, categorical codes
     labels       churn / expansion labels from fct_revenue_events; unknown labels excluded
     split        temporal split train | gap | validation | calibration | gap | test (short history: train | gap | test,
                  validation and calibration from held-out accounts)
@@ -11,17 +11,16 @@ One job per module:
     baselines    health-score ranking and logistic regression on the same features
     metrics      ROC-AUC, PR-AUC, Brier, recall / lift at review budgets, outcomes caught, lead time
     explain      SHAP contributions (pred_contrib) grouped by family and phrased for CSMs
-    drift        population stability index of features and score
-    promotion    the promotion rule and its reasons
+    drift        population stability index of features and score; the drift verdict (PASS / WARN / FAIL)
+    promotion    the promotion rule and its reasons; the champion's status (PASS / WARN / FAIL)
     registry     model versions, champion pointer, decisions log
     scoring      scores of every active account (champion or health-score fallback)
     leakage      point-in-time proof: features rebuilt from data truncated at the snapshot day
-    pipeline     the steps the Dagster assets and the evaluation share
+    pipeline     the whole steps (feature snapshots -> training set -> train, skipped when unchanged -> score + drift)
+                 with the run's AsOf: the Dagster assets, the benchmark and `lab.evaluate` call these
     report       metrics table and model card
-    evaluate     `csops evaluate`: generate -> ingest -> dbt -> train -> metrics vs baselines vs oracle
-    oracle       evaluation only: a model on the generator's hidden state
-    dbt_runner   dbt subprocess on a given DuckDB file with private target/log folders, from a saved parse if one fits
-    synthetic    small hand-made training sets with a known signal (tests)
+
+The evaluation harness (`lab.evaluate`, `lab.oracle`, `lab.synthetic`) and the dbt runner (`csops.dbt`) live outside.
 """
 
 import os

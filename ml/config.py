@@ -2,6 +2,7 @@
 
 `MLConfig()` is the production configuration. Overrides come from a JSON or YAML file named by `CSOPS_ML_CONFIG`
 (keys as the field names; `lgbm_params` is merged into the defaults) or from `dataclasses.replace` in code and tests.
+Policy dbt applies too has its home in the dbt vars: `churn_grace_days` is `csops_churn_grace_days`.
 The registry folder is `CSOPS_MODELS_DIR` (default `<repo>/models`).
 """
 
@@ -13,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from csops.dbt import project_var
 from csops.settings import Settings
 
 TASKS = ("churn", "expansion")
@@ -40,9 +42,10 @@ def default_lgbm_params() -> dict:
 class MLConfig:
     # labels: an event within `horizon_days` after the snapshot day (the snapshot day itself excluded)
     horizon_days: int = 90
-    # contract v1 grace period: a churn is confirmed only once this many days passed after it (dbt var
-    # csops_churn_grace_days); a churn label is known only when horizon + grace days lie before the as-of date
-    churn_grace_days: int = 30
+    # contract v1 grace period: a churn is confirmed only once this many days passed after it; a churn label is
+    # known only when horizon + grace days lie before the as-of date. Read from the dbt var csops_churn_grace_days
+    # (dbt_project.yml), its one home: the marts confirm churns with the same number.
+    churn_grace_days: int = field(default_factory=lambda: int(project_var("csops_churn_grace_days")))
     # snapshots: every `cadence_days` back from the as-of date, from `warmup_days` after the data start on
     cadence_days: int = 7
     warmup_days: int = 91  # 90-day changes and the support baseline exist from here on
@@ -123,6 +126,8 @@ class MLConfig:
         unknown = set(overrides) - known
         if unknown:
             raise ValueError(f"unknown ML config keys: {sorted(unknown)}")
+        if "churn_grace_days" in overrides:
+            raise ValueError("churn_grace_days is the dbt var csops_churn_grace_days: set it in dbt_project.yml")
         values = dict(overrides)
         if "lgbm_params" in values:
             values["lgbm_params"] = {**base.lgbm_params, **values["lgbm_params"]}

@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from ml.config import MLConfig
+
 FLOOR = 1e-4
 
 
@@ -84,3 +86,23 @@ def drift_report(profile: dict, frame: pd.DataFrame, scores, warn: float = 0.1, 
     report["status"] = ["exempt" if name in exempt else status(v, warn, fail)
                         for name, v in zip(report["name"], report["psi"], strict=True)]
     return report.sort_values("psi", ascending=False, kind="mergesort").reset_index(drop=True)
+
+
+def verdict(report: pd.DataFrame, cfg: MLConfig) -> tuple[str, str, dict]:
+    """PASS / WARN / FAIL of one kind of rows of a drift report (features or the score), read from the statuses the
+    report holds (`drift_report` set them with the thresholds of the run that scored): a description naming the
+    drifting columns, and metadata (max PSI, the ten worst, the exempt clocks, the thresholds)."""
+    if report.empty:
+        return "PASS", "no model in use: nothing to compare", {"rows": 0}
+    worst = report.sort_values("psi", ascending=False).head(10)
+    metadata = {"max_psi": float(report["psi"].max()),
+                "worst": [{"name": r.name, "psi": round(float(r.psi), 4)} for r in worst.itertuples()],
+                "warn_above": cfg.psi_warn, "fail_above": cfg.psi_fail}
+    exempt = report[report["status"] == "exempt"]
+    if len(exempt):
+        metadata["exempt_clock_features"] = {r.name: round(float(r.psi), 4) for r in exempt.itertuples()}
+    for status, name, threshold in (("fail", "FAIL", cfg.psi_fail), ("warn", "WARN", cfg.psi_warn)):
+        rows = report[report["status"] == status].sort_values("psi", ascending=False)
+        if len(rows):
+            return name, f"PSI above {threshold}: " + ", ".join(rows["name"].head(10)), metadata
+    return "PASS", f"every PSI at most {cfg.psi_warn}", metadata

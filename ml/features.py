@@ -143,7 +143,13 @@ def _features() -> list[Feature]:
 FEATURES: list[Feature] = _features()
 FEATURE_NAMES: list[str] = [f.name for f in FEATURES]
 FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
-CATEGORICAL_FEATURES = ("segment_code", "lifecycle_phase")
+# Unordered categories as integer codes, fixed here and in dbt (phase numbers), so training and scoring agree:
+# LightGBM splits them by category (`ml.train`), and each model version records the codes (features.json).
+CATEGORY_CODES = {"segment_code": SEGMENT_CODES,
+                  "lifecycle_phase": {"internal_transition": 1, "diagnostic": 2, "kickoff": 3, "value_activation": 4,
+                                      "value_realization": 8, "growth_and_renewal": 9, "advocacy": 10,
+                                      "churn_handling": 11}}
+CATEGORICAL_FEATURES = tuple(CATEGORY_CODES)
 # Clocks: they move with the calendar by construction (tenure grows, NPS surveys come in waves, phases age), so the
 # scoring day's values always differ from a months-long training slice. Drift is reported for them, never gated.
 DRIFT_EXEMPT = ("tenure_days", "days_since_latest_nps", "days_in_phase", "days_to_first_value")

@@ -35,8 +35,9 @@ from csops import contract
 from csops.ingest import tables
 from ml.config import MLConfig
 from csops.dbt import reusable_parse, run_dbt
-from ml.features import CONTEXT_COLUMNS, FEATURE_NAMES, build_feature_frame, data_bounds, scoring_day, \
-    snapshot_dates, table_exists
+from ml.features import CONTEXT_COLUMNS, FEATURE_NAMES, build_feature_frame, data_bounds, snapshot_dates, \
+    table_exists
+from ml.pipeline import AsOf
 
 PIT_SELECTION = ["+fct_account_daily", "+fct_account_health", "+fct_lean_waste", "+fct_account_phase_history",
                  "+int_account_versions"]
@@ -74,13 +75,13 @@ def banned_feature_names(features: list[str]) -> list[str]:
     return [f for f in features if any(word in f.lower() for word in BANNED_WORDS)]
 
 
-def sample_check(con: duckdb.DuckDBPyConnection, cfg: MLConfig, seed: int | None = None
+def sample_check(con: duckdb.DuckDBPyConnection, cfg: MLConfig, as_of: AsOf, seed: int | None = None
                  ) -> tuple[list[date], list[str]]:
     """Snapshot days spread over the labelled range, and accounts active on the earliest of them: half of them
     accounts with a churn or expansion after that day (where leakage would pay), half at random."""
-    start, as_of = data_bounds(con)
-    all_dates = snapshot_dates(start, scoring_day(con)[0], cfg.cadence_days, cfg.warmup_days)
-    last_known = as_of - timedelta(days=min(cfg.label_delay_days(t) for t in ("churn", "expansion")))
+    start, _ = data_bounds(con)
+    all_dates = snapshot_dates(start, as_of.scoring_day, cfg.cadence_days, cfg.warmup_days)
+    last_known = as_of.as_of - timedelta(days=min(cfg.label_delay_days(t) for t in ("churn", "expansion")))
     candidates = [d for d in all_dates if d <= last_known]
     if not candidates:
         return [], []
@@ -230,14 +231,16 @@ def compare_frames(full: pd.DataFrame, truncated: pd.DataFrame, columns: list[st
 
 def check_point_in_time(con: duckdb.DuckDBPyConnection, cfg: MLConfig, work_dir: str | Path,
                         dates: list[date] | None = None, accounts: list[str] | None = None,
-                        log=lambda _msg: None) -> PointInTimeResult:
-    """Rebuild the feature marts from data truncated at each sampled day and compare the ML features."""
+                        log=lambda _msg: None, as_of: AsOf | None = None) -> PointInTimeResult:
+    """Rebuild the feature marts from data truncated at each sampled day and compare the ML features. `as_of`: the
+    run's (the feature snapshots record it); by default, from the marts as they are."""
     t0 = time.perf_counter()
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
+    as_of = as_of or AsOf.of(con)
     banned = banned_feature_names(FEATURE_NAMES)
     if dates is None or accounts is None:
-        sampled_dates, sampled_accounts = sample_check(con, cfg)
+        sampled_dates, sampled_accounts = sample_check(con, cfg, as_of)
         dates = dates or sampled_dates
         accounts = accounts if accounts is not None else sampled_accounts
     result = PointInTimeResult(passed=False, dates=list(dates), accounts=list(accounts))
@@ -249,7 +252,7 @@ def check_point_in_time(con: duckdb.DuckDBPyConnection, cfg: MLConfig, work_dir:
         result.message = "no snapshot has a known label yet: nothing is trained on the features, nothing to check"
         return result
     start, _ = data_bounds(con)
-    all_dates = snapshot_dates(start, scoring_day(con)[0], cfg.cadence_days, cfg.warmup_days)
+    all_dates = snapshot_dates(start, as_of.scoring_day, cfg.cadence_days, cfg.warmup_days)
     columns = FEATURE_NAMES + [c for c in CONTEXT_COLUMNS if c != "why_moved_30d"]
     # One truncated warehouse per day, built side by side from the project's own parse when it fits (see
     # csops.dbt). Each copy is named like the warehouse: dbt-duckdb names the catalog after the file, and the parse

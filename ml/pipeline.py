@@ -1,14 +1,19 @@
-"""The steps the Dagster assets and `lab.evaluate` share, as plain functions over a DuckDB connection.
+"""The ML steps, whole: each reads and writes its tables over a DuckDB connection. The Dagster assets, the benchmark
+(`lab.bench.stages`) and `lab.evaluate` only choose the order and the connection and call these.
 
-    feature snapshots  -> ml.feature_snapshots         (features of every active account, every 7 days)
-    training set       -> ml.<task>_training_set       (labels, label known?, slice)
-    train + register   -> models/<task>/<version>/      (and the champion pointer when promoted)
-    score              -> ml.<task>_scores              (every active account on the as-of day)
-    drift              -> PSI of features and score, training slice vs today's scoring set
+    refresh_feature_snapshots  -> ml.feature_snapshots, ml.as_of   (features of every active account every 7 days;
+                                                                    the AsOf every later step of the run uses)
+    refresh_training_set       -> ml.<task>_training_set            (labels, label known?, slice)
+    train                      -> models/<task>/<version>/          (and the champion pointer when promoted; skipped
+                                                                    when data and config are those of the last one)
+    score                      -> ml.<task>_scores, ml.<task>_drift (every active account on the scoring day; PSI
+                                                                    of features and score vs the model's test slice)
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,21 +25,25 @@ import pandas as pd
 
 from ml import drift as drift_mod
 from ml.config import MLConfig
-from ml.features import DRIFT_EXEMPT
-from ml.features import FEATURE_BY_NAME, FEATURE_NAMES, build_feature_frame, data_bounds, scoring_day, \
+from ml.features import CATEGORY_CODES, DRIFT_EXEMPT, FEATURE_BY_NAME, FEATURE_NAMES, build_feature_frame, data_bounds, scoring_day, \
     snapshot_dates
 from ml.labels import label_snapshots, load_outcome_events
 from ml.metrics import evaluate_scores
 from ml.promotion import Decision, decide
 from ml.registry import LoadedModel, Registry
-from ml.report import model_card
-from ml.scoring import score_accounts
+from ml.report import metrics_table, model_card
+from ml.scoring import BASELINE_VERSION, score_accounts
 from ml.split import NotEnoughHistory, temporal_split
-from ml.train import TaskResult, fit_task
+from ml.train import TaskResult, categorical, fit_task
 
 SCHEMA = "ml"
 FEATURE_TABLE = f"{SCHEMA}.feature_snapshots"
+AS_OF_TABLE = f"{SCHEMA}.as_of"
 LABEL_COLUMNS = ["label", "label_known", "event_date", "slice"]
+DRIFT_COLUMNS = ["kind", "name", "psi", "status"]
+# Metrics the model asset shows as numbers (plotted by Dagster across runs); the full table goes beside them.
+HEADLINE_METRICS = ("roc_auc", "pr_auc", "brier", "recall_at_10", "recall_at_20", "lift_at_10", "lift_at_20",
+                    "outcome_recall_at_20", "lead_time_median_at_20", "roc_auc_renewal_due")
 
 
 def training_table(task: str) -> str:
@@ -43,6 +52,10 @@ def training_table(task: str) -> str:
 
 def scores_table(task: str) -> str:
     return f"{SCHEMA}.{task}_scores"
+
+
+def drift_table(task: str) -> str:
+    return f"{SCHEMA}.{task}_drift"
 
 
 def write_table(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, table: str) -> int:
@@ -56,7 +69,7 @@ def write_table(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, table: str)
 
 def read_table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     frame = con.execute(f"select * from {table}").df()
-    for column in ("snapshot_date", "event_date", "next_renewal_date", "as_of_date"):
+    for column in ("snapshot_date", "event_date", "next_renewal_date", "as_of_date", "scoring_day"):
         if column in frame:
             frame[column] = pd.to_datetime(frame[column]).dt.date
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
@@ -66,15 +79,59 @@ def read_table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# the as-of date, computed once per run
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """`as_of`: the last day of data; a label is known when its window ends before it. `scoring_day`: the day the
+    scores and the snapshot grid describe, the as-of day unless it is still partial; `note` says why not."""
+
+    as_of: date
+    scoring_day: date
+    note: str = ""
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection) -> AsOf:
+        """From the feature marts as they are now."""
+        day, note = scoring_day(con)
+        return cls(data_bounds(con)[1], day, note)
+
+    def as_metadata(self) -> dict:
+        return {"as_of_date": str(self.as_of), "scoring_day": str(self.scoring_day),
+                "scoring_day_note": self.note or "the as-of day"}
+
+
+def read_as_of(con: duckdb.DuckDBPyConnection) -> AsOf:
+    """The AsOf the feature snapshots were built for: the training sets and models of the run label with it."""
+    row = con.execute(f"select as_of_date, scoring_day, note from {AS_OF_TABLE}").fetchone()
+    return AsOf(pd.Timestamp(row[0]).date(), pd.Timestamp(row[1]).date(), row[2] or "")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # feature snapshots and training sets
 
 
-def build_feature_snapshots(con: duckdb.DuckDBPyConnection, cfg: MLConfig) -> tuple[pd.DataFrame, date]:
-    """Features every `cadence_days` back from the scoring day; returns them and the data's as-of date (labels)."""
-    start, as_of = data_bounds(con)
-    anchor, _ = scoring_day(con)
-    dates = snapshot_dates(start, anchor, cfg.cadence_days, cfg.warmup_days) or [anchor]
-    return build_feature_frame(con, dates), as_of
+def build_feature_snapshots(con: duckdb.DuckDBPyConnection, cfg: MLConfig, as_of: AsOf) -> pd.DataFrame:
+    """Features every `cadence_days` back from the scoring day, from `warmup_days` after the data start."""
+    start, _ = data_bounds(con)
+    dates = snapshot_dates(start, as_of.scoring_day, cfg.cadence_days, cfg.warmup_days) or [as_of.scoring_day]
+    return build_feature_frame(con, dates)
+
+
+def refresh_feature_snapshots(con: duckdb.DuckDBPyConnection, cfg: MLConfig) -> AsOf:
+    """Rebuild `ml.feature_snapshots` and record the AsOf they were built for in `ml.as_of`."""
+    as_of = AsOf.of(con)
+    write_table(con, build_feature_snapshots(con, cfg, as_of), FEATURE_TABLE)
+    write_table(con, pd.DataFrame({"as_of_date": [as_of.as_of], "scoring_day": [as_of.scoring_day],
+                                   "note": [as_of.note]}), AS_OF_TABLE)
+    return as_of
+
+
+def feature_snapshot_summary(con: duckdb.DuckDBPyConnection) -> dict:
+    rows, accounts, days = con.execute(f"select count(*), count(distinct account_id), count(distinct snapshot_date) "
+                                       f"from {FEATURE_TABLE}").fetchone()
+    return {"rows": int(rows), "accounts": int(accounts), "snapshot_days": int(days), "features": len(FEATURE_NAMES)}
 
 
 def build_training_set(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, task: str, cfg: MLConfig,
@@ -93,6 +150,13 @@ def build_training_set(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, t
     return labelled
 
 
+def refresh_training_set(con: duckdb.DuckDBPyConnection, task: str, cfg: MLConfig, as_of: AsOf) -> dict:
+    """Label the feature snapshots (`ml.<task>_training_set`: keys, labels, slices); returns its summary."""
+    labelled = build_training_set(con, read_table(con, FEATURE_TABLE), task, cfg, as_of.as_of)
+    write_table(con, labelled[["account_id", "snapshot_date", *LABEL_COLUMNS]], training_table(task))
+    return training_set_summary(labelled)
+
+
 def training_set_summary(training_set: pd.DataFrame) -> dict:
     by_slice = training_set.groupby("slice").agg(rows=("label", "size"), positives=("label", "sum"),
                                                  first_day=("snapshot_date", "min"), last_day=("snapshot_date", "max"))
@@ -106,6 +170,13 @@ def training_set_summary(training_set: pd.DataFrame) -> dict:
     }
 
 
+def training_frame(con: duckdb.DuckDBPyConnection, task: str) -> pd.DataFrame:
+    """The feature snapshots joined with the task's labels: what `train` fits on."""
+    features = read_table(con, FEATURE_TABLE)
+    labels = read_table(con, training_table(task))
+    return features.merge(labels, on=["account_id", "snapshot_date"], how="inner", validate="one_to_one")
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # training, champion comparison, registry
 
@@ -115,20 +186,83 @@ class TrainingRun:
     task: str
     result: TaskResult
     decision: Decision
-    version: str | None
+    version: str | None  # written by this run
     champion: str | None  # after this run
     champion_metrics: dict | None = None
+    fingerprint: str = ""
     notes: list[str] = field(default_factory=list)
 
     @property
     def promoted(self) -> bool:
         return self.decision.promote and self.version is not None
 
+    @property
+    def skipped(self) -> bool:
+        return self.result.status == "skipped"
+
     def metrics_for_table(self) -> dict:
         out = dict(self.result.metrics)
         if self.champion_metrics:
             out["champion"] = self.champion_metrics
         return out
+
+    def as_metadata(self) -> dict:
+        """What the model step reports: outcome, decision, the metrics table (markdown, key `metrics`) and the
+        headline metrics of the model and its baselines as numbers."""
+        metrics = self.metrics_for_table()
+        out = {"status": self.result.status, "version": self.version or "none", "promoted": self.promoted,
+               "champion": self.champion or "none", "decision": self.decision.summary(),
+               "reasons": "; ".join(self.result.reasons) or "none", "fingerprint": self.fingerprint,
+               "metrics": metrics_table(metrics)}
+        model = metrics.get("model") or {}
+        out |= {name: float(model[name]) for name in HEADLINE_METRICS if model.get(name) is not None}
+        for baseline in ("health_score", "logistic_regression"):
+            value = (metrics.get(baseline) or {}).get("roc_auc")
+            if value is not None:
+                out[f"{baseline}_roc_auc"] = float(value)
+        return out | {"progress_note": self.progress_note()}
+
+    def progress_note(self) -> str:
+        """A few words for the run's console line: what happened to this task's model."""
+        if self.skipped:
+            return f"{self.task} model unchanged (data and config as for {self.champion or 'the last training'})"
+        if self.version is None:
+            return f"{self.task} model not trained ({self.result.status})"
+        return f"{self.task} model {self.version} {'promoted' if self.promoted else 'trained, champion kept'}"
+
+
+def training_fingerprint(training_set: pd.DataFrame, cfg: MLConfig) -> str:
+    """Hash of everything a training run depends on: every snapshot's features, label and slice (in key order),
+    which features are categorical, the ML config and the LightGBM version. Equal fingerprints train the same model."""
+    columns = [c for c in ["account_id", "snapshot_date", "label", "label_known", "event_date", "slice",
+                           *FEATURE_NAMES] if c in training_set.columns]
+    rows = training_set[columns].sort_values(["account_id", "snapshot_date"], kind="mergesort")
+    rows = rows.astype({c: str for c in ("snapshot_date", "event_date") if c in columns})
+    digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+    digest.update(json.dumps({"columns": columns, "categorical": categorical(columns), "config": cfg.as_dict(),
+                              "lightgbm": lgb.__version__}, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def unchanged_since(registry: Registry, task: str, fingerprint: str) -> dict | None:
+    """The task's last decision when it was taken on the same fingerprint (and its version is still there)."""
+    decisions = registry.decisions(task)
+    last = decisions[-1] if decisions else None
+    if not last or last.get("fingerprint") != fingerprint:
+        return None
+    if last.get("version") and not registry.version_dir(task, last["version"]).exists():
+        return None
+    return last
+
+
+def _skipped(task: str, cfg: MLConfig, registry: Registry, last: dict, fingerprint: str) -> TrainingRun:
+    since = f"version {last['version']}" if last.get("version") else \
+        f"the last training ({last.get('decided_at')}, which wrote no version)"
+    reason = f"training data and config unchanged since {since}"
+    result = TaskResult(task=task, status="skipped", reasons=[reason], features=[])
+    decision = Decision(promote=False, reasons=[reason], metric=cfg.promotion_metric, margin=cfg.promotion_margin,
+                        champion_before=registry.champion(task))
+    return TrainingRun(task, result, decision, None, registry.champion(task), fingerprint=fingerprint)
 
 
 def _test_rows(training_set: pd.DataFrame, result: TaskResult) -> pd.DataFrame:
@@ -165,7 +299,14 @@ def champion_on_test(registry: Registry, task: str, training_set: pd.DataFrame, 
 
 def train_and_register(training_set: pd.DataFrame, task: str, cfg: MLConfig, registry: Registry, as_of: date,
                        log=lambda _msg: None) -> TrainingRun:
-    """Fit, compare with the baselines and the champion on the same test slice, write the version, maybe promote."""
+    """Fit, compare with the baselines and the champion on the same test slice, write the version, maybe promote.
+    Skipped (status `skipped`, nothing written) when the last decision was taken on the same fingerprint."""
+    fingerprint = training_fingerprint(training_set, cfg)
+    last = unchanged_since(registry, task, fingerprint)
+    if last is not None:
+        run = _skipped(task, cfg, registry, last, fingerprint)
+        log(run.result.summary())
+        return run
     result = fit_task(training_set, task, cfg)
     log(result.summary())
     champion_version, champion_metrics, champion_note = champion_on_test(registry, task, training_set, result, cfg)
@@ -174,29 +315,36 @@ def train_and_register(training_set: pd.DataFrame, task: str, cfg: MLConfig, reg
     version = None
     if result.trained:
         version = registry.new_version_id(task, result.data_hash)
-        files = version_files(task, version, result, decision, champion_version, champion_metrics, cfg, as_of)
+        files = version_files(task, version, result, decision, champion_version, champion_metrics, cfg, as_of,
+                              fingerprint)
         registry.write_version(task, version, result.booster, files)
         if decision.promote:
             registry.set_champion(task, version)
     registry.log_decision({"task": task, "version": version, "status": result.status, "promoted": decision.promote,
                            "champion_before": champion_version, "champion_after": registry.champion(task),
                            "reasons": decision.reasons, "metric": decision.metric, "candidate": decision.candidate,
-                           "compared": decision.compared, "as_of_date": str(as_of),
+                           "compared": decision.compared, "as_of_date": str(as_of), "fingerprint": fingerprint,
                            "decided_at": datetime.now(UTC).isoformat(timespec="seconds")})
     log(decision.summary())
-    return TrainingRun(task, result, decision, version, registry.champion(task), champion_metrics)
+    return TrainingRun(task, result, decision, version, registry.champion(task), champion_metrics, fingerprint)
+
+
+def train(con: duckdb.DuckDBPyConnection, task: str, cfg: MLConfig, registry: Registry, as_of: AsOf,
+          log=lambda _msg: None) -> TrainingRun:
+    """Train the task on its training set (feature snapshots joined with labels), unless nothing changed."""
+    return train_and_register(training_frame(con, task), task, cfg, registry, as_of.as_of, log)
 
 
 def version_files(task: str, version: str, result: TaskResult, decision: Decision, champion_version: str | None,
-                  champion_metrics: dict | None, cfg: MLConfig, as_of: date) -> dict:
+                  champion_metrics: dict | None, cfg: MLConfig, as_of: date, fingerprint: str) -> dict:
     training = {
         "task": task, "version": version, "status": result.status, "reasons": result.reasons,
         "as_of_date": str(as_of), "split": result.split.as_dict() if result.split else None,
         "counts": result.counts, "horizon_days": cfg.horizon_days, "cadence_days": cfg.cadence_days,
         "label_delay_days": cfg.label_delay_days(task), "warmup_days": cfg.warmup_days,
         "best_iteration": result.best_iteration, "params": result.params, "seed": cfg.seed,
-        "num_threads": cfg.num_threads, "data_hash": result.data_hash, "lightgbm_version": lgb.__version__,
-        "python": platform.python_version(), "config": cfg.as_dict(),
+        "num_threads": cfg.num_threads, "data_hash": result.data_hash, "fingerprint": fingerprint,
+        "lightgbm_version": lgb.__version__, "python": platform.python_version(), "config": cfg.as_dict(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     metrics = {"test_slice": list(result.split.as_dict()["test"]) if result.split else None,
@@ -208,7 +356,8 @@ def version_files(task: str, version: str, result: TaskResult, decision: Decisio
     features = {"features": result.features,
                 "families": {f: FEATURE_BY_NAME[f].family for f in result.features if f in FEATURE_BY_NAME},
                 "descriptions": {f: FEATURE_BY_NAME[f].description for f in result.features if f in FEATURE_BY_NAME},
-                "importance_gain": result.importance}
+                "importance_gain": result.importance,
+                "categorical": {f: CATEGORY_CODES[f] for f in categorical(result.features)}}
     return {
         "features.json": features, "training.json": training, "metrics.json": metrics,
         "calibration.json": calibration, "drift_reference.json": result.drift_reference,
@@ -226,48 +375,58 @@ def version_files(task: str, version: str, result: TaskResult, decision: Decisio
 class ScoringRun:
     task: str
     scores: pd.DataFrame
-    model: LoadedModel | None
-    as_of: date
+    model: LoadedModel | None  # the model the scores come from; None: the health-score fallback
+    as_of: AsOf
     why_no_model: str
-    drift: pd.DataFrame | None
-    day_note: str = ""
+    drift: pd.DataFrame | None  # None without a model or its drift reference
+
+    @property
+    def model_version(self) -> str:
+        return self.model.version if self.model else BASELINE_VERSION
+
+    @property
+    def tables(self) -> list[str]:
+        return [scores_table(self.task), drift_table(self.task)]
+
+    def drift_rows(self) -> pd.DataFrame:
+        """The drift table: one row per feature and one for the score (no rows without a model)."""
+        report = self.drift if self.drift is not None else pd.DataFrame(columns=DRIFT_COLUMNS)
+        return report.assign(task=self.task, model_version=self.model.version if self.model else None,
+                             as_of_date=self.as_of.scoring_day)
+
+    def as_metadata(self, cfg: MLConfig) -> dict:
+        bands = self.scores["risk_band"].value_counts().to_dict()
+        return {"dagster/row_count": len(self.scores), "as_of_date": str(self.as_of.scoring_day),
+                "model_version": self.model_version, "why_no_model": self.why_no_model or "none",
+                "scoring_day_note": self.as_of.note or "the as-of day",
+                "bands": {str(k): int(v) for k, v in bands.items()}, "drift": drift_summary(self.drift, cfg)}
 
 
-def scoring_frame(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, date, str]:
-    """Features of every account active on the scoring day (the as-of day unless it is still partial)."""
-    day, note = scoring_day(con)
-    return build_feature_frame(con, [day]), day, note
-
-
-def load_champion(registry: Registry, task: str) -> tuple[LoadedModel | None, str]:
-    version = registry.champion(task)
-    if version is None:
-        decisions = registry.decisions(task)
-        last = decisions[-1] if decisions else None
-        why = f"no {task} model has been promoted yet"
-        if last:
-            why += f"; last training: {'; '.join(last.get('reasons') or [])}"
-        return None, why
-    try:
-        return registry.load(task, version), ""
-    except (OSError, ValueError, KeyError, lgb.basic.LightGBMError) as exc:
-        return None, f"champion {version} could not be loaded: {exc}"
-
-
-def score_task(con: duckdb.DuckDBPyConnection, task: str, cfg: MLConfig, registry: Registry,
-               frame: pd.DataFrame | None = None, as_of: date | None = None) -> ScoringRun:
-    note = ""
-    if frame is None:
-        frame, as_of, note = scoring_frame(con)
-    model, why = load_champion(registry, task)
+def score_task(frame: pd.DataFrame, task: str, cfg: MLConfig, registry: Registry, as_of: AsOf) -> ScoringRun:
+    """Score the accounts of `frame` (features on the scoring day) with the champion, and measure drift."""
+    model, why = registry.champion_or_reason(task)
     scores = score_accounts(frame, task, model, cfg, why)
-    used = model if (scores["model_version"] != "baseline:health_score").any() else None
+    used = model if (scores["model_version"] != BASELINE_VERSION).any() else None
     drift = None
     if used is not None and used.drift_reference:
         raw = scores.set_index("account_id")["raw_score"].reindex(frame["account_id"].astype(str)).to_numpy()
         drift = drift_mod.drift_report(used.drift_reference, frame, raw, cfg.psi_warn, cfg.psi_fail,
                                        exempt=DRIFT_EXEMPT)
-    return ScoringRun(task, scores, used, as_of or frame["snapshot_date"].max(), why, drift, note)
+    return ScoringRun(task, scores, used, as_of, why, drift)
+
+
+def score(con: duckdb.DuckDBPyConnection, task: str, cfg: MLConfig, registry: Registry) -> ScoringRun:
+    """Score every account active on today's scoring day (from the marts, as they are now: scoring may run without
+    the feature snapshots) and write `ml.<task>_scores` and `ml.<task>_drift`."""
+    as_of = AsOf.of(con)
+    run = score_task(build_feature_frame(con, [as_of.scoring_day]), task, cfg, registry, as_of)
+    write_table(con, run.scores, scores_table(task))
+    write_table(con, run.drift_rows(), drift_table(task))
+    return run
+
+
+def read_drift(con: duckdb.DuckDBPyConnection, task: str, kind: str) -> pd.DataFrame:
+    return con.execute(f"select * from {drift_table(task)} where kind = ?", [kind]).df()
 
 
 def drift_summary(report: pd.DataFrame | None, cfg: MLConfig) -> dict:
@@ -283,12 +442,13 @@ def drift_summary(report: pd.DataFrame | None, cfg: MLConfig) -> dict:
             "thresholds": {"warn": cfg.psi_warn, "fail": cfg.psi_fail}}
 
 
-def as_of_scores_every_active(con: duckdb.DuckDBPyConnection, scores: pd.DataFrame) -> tuple[bool, int, int]:
-    """(every account active on the scoring day has exactly one score row with a band, active accounts, rows)."""
+def every_active_account_scored(con: duckdb.DuckDBPyConnection, task: str) -> tuple[bool, int, int]:
+    """(every account active on the scores' day has exactly one score row with a band, active accounts, rows)."""
+    scores = read_table(con, scores_table(task))
     days = set(scores["as_of_date"]) if len(scores) else set()
-    as_of = days.pop() if len(days) == 1 else scoring_day(con)[0]
+    day = days.pop() if len(days) == 1 else AsOf.of(con).scoring_day
     active = {r[0] for r in con.execute("select account_id from marts.fct_account_daily where date_day = ?",
-                                        [as_of]).fetchall()}
+                                        [day]).fetchall()}
     scored = scores["account_id"].astype(str)
     ok = set(scored) == active and scored.is_unique and not np.any(pd.isna(scores["risk_band"]))
     return ok, len(active), len(scores)

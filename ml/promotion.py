@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ml.metrics import metric_value
+from ml.registry import Registry
 
 BASELINE_LABELS = {"health_score": "the health-score baseline", "logistic_regression": "the logistic-regression baseline"}
 
@@ -71,3 +72,21 @@ def decide(status: str, status_reasons: list[str], metrics: dict, champion_versi
         decision.reasons.append("no champion yet (first run): beating the baselines is enough")
     decision.promote = beaten
     return decision
+
+
+def champion_status(registry: Registry, task: str) -> tuple[str, str, dict]:
+    """PASS when the last training promoted its model; WARN when the champion stays or there is none (scores fall
+    back to the health score), saying why; FAIL when the champion in use cannot be loaded."""
+    decisions = registry.decisions(task)
+    last = decisions[-1] if decisions else {}
+    version = registry.champion(task)
+    champion, why = registry.champion_or_reason(task)
+    reasons = last.get("reasons") or []
+    metadata = {"champion": version or "none", "last_version": last.get("version") or "none", "reasons": reasons}
+    if version and champion is None:
+        return "FAIL", why, metadata
+    if last.get("promoted"):
+        return "PASS", f"promoted {last['version']}: " + "; ".join(reasons), metadata
+    if champion is None:
+        return "WARN", f"no {task} model in use; scores fall back to the health score. " + why, metadata
+    return "WARN", f"champion {champion.version} stays: " + "; ".join(reasons), metadata

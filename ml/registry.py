@@ -3,7 +3,8 @@
 Layout (see models/README.md):
 
     <root>/champion.json                 {"churn": "<version>", "expansion": "<version>"}
-    <root>/decisions.jsonl               one line per registered version: promotion decision and why (append-only)
+    <root>/decisions.jsonl               one line per training: promotion decision, why, and the training fingerprint
+                                     (append-only; a training on an unchanged fingerprint is skipped, not logged)
     <root>/<task>/<version>/model.txt    LightGBM text model
                           features.json  ordered feature list (and their families)
                           training.json  training window and slices, horizon, cadence, parameters, seed, data hash
@@ -144,6 +145,16 @@ class Registry:
             drift_reference=json.loads(drift_path.read_text()) if drift_path.exists() else None,
         )
 
-    def load_champion(self, task: str) -> LoadedModel | None:
+    def champion_or_reason(self, task: str) -> tuple[LoadedModel | None, str]:
+        """The champion model, or None and why there is none to use (never promoted, or it cannot be loaded)."""
         version = self.champion(task)
-        return None if version is None else self.load(task, version)
+        if version is None:
+            decisions = self.decisions(task)
+            why = f"no {task} model has been promoted yet"
+            if decisions:
+                why += f"; last training: {'; '.join(decisions[-1].get('reasons') or [])}"
+            return None, why
+        try:
+            return self.load(task, version), ""
+        except (OSError, ValueError, KeyError, lgb.basic.LightGBMError) as exc:
+            return None, f"champion {version} could not be loaded: {exc}"

@@ -21,7 +21,7 @@ from ml import drift
 from ml.baselines import LogisticBaseline, health_score_risk
 from ml.calibration import Calibrator, fit_calibrator
 from ml.config import MLConfig
-from ml.features import FEATURE_NAMES
+from ml.features import CATEGORICAL_FEATURES, FEATURE_NAMES
 from ml.metrics import evaluate_scores
 from ml.split import NotEnoughHistory, TemporalSplit, temporal_split
 
@@ -86,11 +86,17 @@ def _counts(frame: pd.DataFrame) -> dict:
             "last_day": str(frame["snapshot_date"].max()) if len(frame) else None}
 
 
+def categorical(features: list[str]) -> list[str]:
+    return [f for f in features if f in CATEGORICAL_FEATURES]
+
+
 def train_booster(train: pd.DataFrame, valid: pd.DataFrame | None, features: list[str], cfg: MLConfig
                   ) -> tuple[lgb.Booster, int]:
     params = lgbm_params(cfg)
+    # Codes of unordered categories (segment, lifecycle phase): LightGBM splits them by category, not by order. The
+    # codes are fixed in the feature SQL, so training and scoring read the same ones (features.json records them).
     dtrain = lgb.Dataset(train[features].to_numpy(dtype=float), train["label"].to_numpy(dtype=float),
-                         feature_name=list(features), free_raw_data=False)
+                         feature_name=list(features), categorical_feature=categorical(features), free_raw_data=False)
     if valid is None or valid.empty:  # LightGBM refuses a validation set without rows
         booster = lgb.train(params, dtrain, num_boost_round=FIXED_ROUNDS_WITHOUT_VALIDATION)
         return booster, FIXED_ROUNDS_WITHOUT_VALIDATION

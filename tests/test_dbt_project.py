@@ -7,7 +7,6 @@ dbt runs as a subprocess, as Dagster runs it, with its target and log folders in
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import date, datetime
@@ -19,7 +18,8 @@ import pytest
 
 from csops import contract
 from csops.ingest import tables
-from csops.settings import DBT_PROJECT_DIR
+from csops.dbt import environment
+from csops.settings import DBT_PROJECT_DIR, Settings
 
 DBT = Path(sys.executable).parent / "dbt"
 LOADED_AT = datetime(2024, 6, 1, 12, 0)
@@ -143,10 +143,7 @@ def write_raw(db_path: Path, batches: list) -> None:
 
 def run_dbt(tmp_path: Path, *args: str, db_path: Path | None = None) -> tuple[subprocess.CompletedProcess, dict]:
     """Run dbt in the project with outputs under tmp_path; returns the process and its run_results (or {})."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWFLAKE_") and k != "CSOPS_DBT_TARGET"}
-    env["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
-    if db_path is not None:
-        env["CSOPS_DUCKDB_PATH"] = str(db_path)
+    env = environment(Settings.from_env(), db_path or tmp_path / "warehouse.duckdb")
     target = tmp_path / "target"
     process = subprocess.run(
         [str(DBT), *args, "--target-path", str(target), "--log-path", str(tmp_path / "logs")],

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from csops import contract
-from csops.dbt import reusable_parse, run_dbt
+from csops.dbt import environment, reusable_parse, run_dbt
 
 
 def saved_parse(tmp_path: Path, adapter: str = "duckdb", database: str = "warehouse",
@@ -124,3 +124,21 @@ def test_model_configs_read_no_vars():
                for block in re.findall(r"\{\{\s*config\((.*?)\)\s*\}\}", path.read_text(), flags=re.DOTALL)]
     assert len(configs) >= 10  # the pattern finds the project's config blocks
     assert not [name for name, block in configs if "var(" in block]
+
+
+def test_one_environment_recipe_for_every_dbt_run(tmp_path, monkeypatch):
+    """The settings' warehouse and target for the project's own runs; a given DuckDB file under the `duckdb` target
+    with no Snowflake credentials for the side runs (evaluation, point-in-time rebuilds, tests)."""
+    from csops.settings import Settings
+
+    monkeypatch.setenv("CSOPS_DBT_TARGET", "snowflake")
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", "s3cret-value")
+    monkeypatch.setenv("CSOPS_DUCKDB_PATH", str(tmp_path / "main.duckdb"))
+    settings = Settings.from_env()
+    own = environment(settings)
+    assert own["CSOPS_DBT_TARGET"] == "snowflake" and own["SNOWFLAKE_PASSWORD"] == "s3cret-value"
+    assert own["CSOPS_DUCKDB_PATH"] == str(tmp_path / "main.duckdb") and Path(own["DBT_PROFILES_DIR"]).is_dir()
+    side = environment(settings, tmp_path / "pit" / "copy.duckdb")
+    assert side["CSOPS_DBT_TARGET"] == "duckdb" and not any(k.startswith("SNOWFLAKE_") for k in side)
+    assert side["CSOPS_DUCKDB_PATH"] == str(tmp_path / "pit" / "copy.duckdb")
+    assert side["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false" and side["DBT_PROFILES_DIR"] == own["DBT_PROFILES_DIR"]

@@ -28,7 +28,8 @@ import yaml
 
 from csops import contract
 from csops.ingest import ingest_source
-from csops.settings import DBT_PROJECT_DIR
+from csops.dbt import environment
+from csops.settings import DBT_PROJECT_DIR, Settings
 
 DBT = Path(sys.executable).parent / "dbt"
 ACCOUNTS, MONTHS, SEED = 100, 8, 1  # batches 2025-11 .. 2026-06
@@ -63,8 +64,7 @@ class Warehouses:
     def dbt(self, name: str, *args: str) -> subprocess.CompletedProcess:
         self._activate(name)
         try:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWFLAKE_") and k != "CSOPS_DBT_TARGET"}
-            env |= {"DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "CSOPS_DUCKDB_PATH": str(self.active)}
+            env = environment(Settings.from_env(), self.active)
             process = subprocess.run(
                 [str(DBT), *args, "--target-path", str(self.work / "target"), "--log-path", str(self.work / "logs")],
                 cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600,

@@ -8,7 +8,6 @@ date depends on the data. dbt runs as a subprocess, as Dagster runs it, with tar
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -19,7 +18,9 @@ import duckdb
 import pytest
 
 from csops import contract
+from csops.dbt import environment
 from csops.ingest import tables
+from csops.settings import Settings
 
 DBT = Path(sys.executable).parent / "dbt"
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -37,10 +38,7 @@ LOADED_AT = datetime(2025, 7, 1)
 
 def run_dbt(tmp_path: Path, db_path: Path | None, *args: str, dbt_vars: dict | None = None) -> dict:
     """Run dbt in the project with outputs under tmp_path; fails the test on a non-zero exit."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWFLAKE_") and k != "CSOPS_DBT_TARGET"}
-    env["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
-    if db_path is not None:
-        env["CSOPS_DUCKDB_PATH"] = str(db_path)
+    env = environment(Settings.from_env(), db_path or tmp_path / "warehouse.duckdb")
     target = tmp_path / "target"
     command = [str(DBT), *args, "--target-path", str(target), "--log-path", str(tmp_path / "logs")]
     if dbt_vars:

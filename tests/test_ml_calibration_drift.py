@@ -102,3 +102,23 @@ def test_clock_features_are_reported_but_never_gate():
     report = drift_report(profile, today, rng.normal(size=500), exempt=("tenure_days",))
     row = report[report["name"] == "tenure_days"].iloc[0]
     assert row["psi"] > 0.25 and row["status"] == "exempt"
+
+
+def test_drift_verdict_reads_the_reports_statuses_and_names_the_drifting_columns():
+    import pandas as pd
+
+    from ml.config import MLConfig
+    from ml.drift import verdict
+
+    cfg = MLConfig()
+    report = pd.DataFrame({"kind": "feature", "name": ["moved", "wobbly", "tenure_days", "stable"],
+                           "psi": [0.4, 0.15, 0.9, 0.01], "status": ["fail", "warn", "exempt", "ok"]})
+    status_, description, metadata = verdict(report, cfg)
+    assert status_ == "FAIL" and description == f"PSI above {cfg.psi_fail}: moved"
+    assert metadata["exempt_clock_features"] == {"tenure_days": 0.9} and metadata["max_psi"] == 0.9
+    assert verdict(report[report["status"] != "fail"], cfg)[:2] == ("WARN", f"PSI above {cfg.psi_warn}: wobbly")
+    # an exempt clock never gates, however far it moved
+    assert verdict(report[report["status"].isin(["exempt", "ok"])], cfg)[0] == "PASS"
+    # the statuses decide, not a second threshold: a report scored with other thresholds keeps its verdict
+    assert verdict(report.assign(status="ok"), cfg)[0] == "PASS"
+    assert verdict(report.iloc[0:0], cfg) == ("PASS", "no model in use: nothing to compare", {"rows": 0})

@@ -51,11 +51,12 @@ def ml_env(tmp_path, monkeypatch, built_warehouse):
 
 def test_ml_assets_train_register_and_score_every_active_account(ml_env):
     from orchestration.defs.ml import assets as ml_assets
+    from orchestration.defs.ml import checks as ml_checks
     from orchestration.lib.warehouse import Warehouse
 
     db, registry = ml_env
-    assets = [ml_assets.feature_snapshots, ml_assets.point_in_time_check,
-              *ml_assets.task_defs["churn"], *ml_assets.task_defs["expansion"]]
+    assets = [ml_assets.feature_snapshots, ml_checks.point_in_time_check, *ml_assets.task_assets,
+              *ml_checks.task_checks]
     result = dg.materialize(assets, resources={"duckdb": DuckDBResource(database=str(db)), "warehouse": Warehouse()},
                             raise_on_error=False)
     assert result.success
@@ -98,6 +99,16 @@ def test_ml_assets_train_register_and_score_every_active_account(ml_env):
         training = con.execute("select slice, count(*) n, sum(label) pos from ml.churn_training_set group by 1") \
             .df().set_index("slice")
         assert {"train", "valid", "calib", "test", "unlabelled"} <= set(training.index)
+
+    # the same data again (as a second `csops demo`): features and labels rebuilt, no model trained or written
+    decisions = registry.decisions()
+    again = dg.materialize([ml_assets.feature_snapshots, *ml_assets.task_assets],
+                           resources={"duckdb": DuckDBResource(database=str(db)), "warehouse": Warehouse()})
+    for task in ("churn", "expansion"):
+        model = again.asset_materializations_for_node(f"ml__{task}_model")[0].metadata
+        assert model["status"].value == "skipped", model["reasons"].value
+        assert model["reasons"].value.startswith("training data and config unchanged since ")
+    assert registry.versions("churn") == versions and registry.decisions() == decisions
 
 
 def test_no_model_input_reads_the_truth_or_generator_event_names():

@@ -143,3 +143,21 @@ def test_a_missing_account_id_is_not_hashed_as_another_account():
     fractions = account_fraction(pd.Series(["ACC-1", None, "ACC-2", "ACC-1"]))
     assert fractions[0] == fractions[3]
     assert len({fractions[0], fractions[1], fractions[2]}) == 3
+
+
+def test_the_churn_grace_period_has_one_home_in_the_dbt_vars(tmp_path, monkeypatch):
+    import yaml
+
+    from csops.settings import DBT_PROJECT_DIR
+
+    declared = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    cfg = MLConfig()
+    assert cfg.churn_grace_days == declared["csops_churn_grace_days"]
+    assert cfg.label_delay_days("churn") == cfg.horizon_days + declared["csops_churn_grace_days"]
+    # the renewal window is declared once, for the lifecycle phase and Muri's window alike
+    assert "muri_renewal_window_days" not in declared["csops_lean"] and declared["csops_renewal_window_days"]
+    override = tmp_path / "ml.json"
+    override.write_text('{"churn_grace_days": 45}')
+    monkeypatch.setenv("CSOPS_ML_CONFIG", str(override))
+    with pytest.raises(ValueError, match="csops_churn_grace_days"):
+        MLConfig.from_env()

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from ml.config import MLConfig
-from ml.pipeline import score_task, train_and_register
-from ml.promotion import decide
+from ml.pipeline import AsOf, score_task, train_and_register
+from ml.promotion import champion_status, decide
 from ml.registry import VERSION_FILES, Registry
 from ml.scoring import score_accounts
 from lab.synthetic import make_training_set
@@ -141,7 +141,7 @@ def test_registry_versions_pointer_and_decisions(tmp_path, training_set):
     assert json.loads((folder / "features.json").read_text())["features"][0] == "seat_utilization"
     assert "# Churn model" in (folder / "MODEL_CARD.md").read_text()
 
-    # same data again: no better than the champion by the margin, so the champion stays and the record says why
+    # same data, another config: no better than the champion by the margin, so the champion stays and says why
     strict = dataclasses.replace(CFG, promotion_margin=0.01)
     second = train_and_register(training_set, "churn", strict, registry, as_of)
     assert not second.promoted and registry.champion("churn") == first.version
@@ -150,6 +150,31 @@ def test_registry_versions_pointer_and_decisions(tmp_path, training_set):
     assert last["promoted"] is False and any("champion stays" in r for r in last["reasons"])
     with pytest.raises(FileExistsError):
         registry.write_version("churn", first.version, first.result.booster, {})
+
+
+def test_unchanged_training_data_and_config_train_no_new_version(tmp_path, training_set):
+    registry = Registry(tmp_path / "models")
+    as_of = training_set["snapshot_date"].max()
+    first = train_and_register(training_set, "churn", CFG, registry, as_of)
+    # the same frame in another row order: the same fingerprint, nothing trained or written
+    again = train_and_register(training_set.sample(frac=1, random_state=1), "churn", CFG, registry, as_of)
+    assert again.skipped and again.version is None and not again.promoted
+    assert again.result.reasons == [f"training data and config unchanged since version {first.version}"]
+    assert again.as_metadata()["status"] == "skipped" and again.fingerprint == first.fingerprint
+    assert registry.versions("churn") == [first.version] and len(registry.decisions("churn")) == 1
+    assert registry.champion("churn") == first.version
+    recorded = json.loads((registry.version_dir("churn", first.version) / "training.json").read_text())
+    assert recorded["fingerprint"] == first.fingerprint == registry.decisions("churn")[0]["fingerprint"]
+
+    # one label flipped: new data, a new version; then a config change: another one
+    changed = training_set.copy()
+    row = changed.index[changed["label_known"]][0]
+    changed.loc[row, "label"] = 1.0 - changed.loc[row, "label"]
+    second = train_and_register(changed, "churn", CFG, registry, as_of)
+    assert not second.skipped and second.version not in (None, first.version)
+    third = train_and_register(changed, "churn", dataclasses.replace(CFG, horizon_days=91), registry, as_of)
+    assert not third.skipped and third.fingerprint != second.fingerprint
+    assert len(registry.decisions("churn")) == 3
 
 
 def test_scores_fall_back_to_the_health_score_without_a_model(training_set):
@@ -166,7 +191,8 @@ def test_scores_with_the_champion_have_probabilities_bands_and_reasons(tmp_path,
     registry = Registry(tmp_path / "models")
     run = train_and_register(training_set, "churn", CFG, registry, training_set["snapshot_date"].max())
     today = training_set[training_set["snapshot_date"] == training_set["snapshot_date"].max()].copy()
-    scoring = score_task(None, "churn", CFG, registry, frame=today, as_of=today["snapshot_date"].max())
+    day = today["snapshot_date"].max()
+    scoring = score_task(today, "churn", CFG, registry, AsOf(day, day))
     scores = scoring.scores
     assert set(scores["model_version"]) == {run.version}
     assert scores["probability"].between(0, 1).all() and set(scores["risk_band"]) <= {"high", "medium", "low"}
@@ -175,3 +201,42 @@ def test_scores_with_the_champion_have_probabilities_bands_and_reasons(tmp_path,
     assert top["risk_rank"] == 1 and top["reasons_text"]
     assert np.isclose(scores["probability"].max(), top["probability"])
     assert scoring.drift is not None and {"feature", "score"} == set(scoring.drift["kind"])
+
+
+def test_champion_status_passes_on_promotion_warns_when_it_stays_and_fails_when_it_cannot_load(tmp_path,
+                                                                                              training_set):
+    registry = Registry(tmp_path / "models")
+    status, description, _ = champion_status(registry, "churn")
+    assert status == "WARN" and "no churn model in use" in description
+    first = train_and_register(training_set, "churn", CFG, registry, training_set["snapshot_date"].max())
+    status, description, metadata = champion_status(registry, "churn")
+    assert status == "PASS" and description.startswith(f"promoted {first.version}: ")
+    assert metadata["champion"] == metadata["last_version"] == first.version
+    strict = dataclasses.replace(CFG, promotion_margin=0.01)
+    train_and_register(training_set, "churn", strict, registry, training_set["snapshot_date"].max())
+    status, description, _ = champion_status(registry, "churn")
+    assert status == "WARN" and description.startswith(f"champion {first.version} stays: ")
+    (registry.version_dir("churn", first.version) / "model.txt").write_text("not a model")
+    status, description, _ = champion_status(registry, "churn")
+    assert status == "FAIL" and f"champion {first.version} could not be loaded" in description
+
+
+def test_segment_and_phase_are_split_as_categories_with_their_codes_recorded(tmp_path, training_set):
+    # an effect of one phase only, unordered: risk in phase 9 (renewal), none in the phases on either side
+    rng = np.random.default_rng(0)
+    frame = training_set.assign(segment_code=rng.integers(0, 3, len(training_set)).astype(float),
+                                lifecycle_phase=rng.choice([1.0, 4.0, 8.0, 9.0, 10.0], len(training_set)))
+    frame["label"] = np.where(frame["label_known"], ((frame["lifecycle_phase"] == 9) & (rng.random(len(frame)) < 0.5))
+                              | (frame["label"] == 1), np.nan).astype(float)
+    registry = Registry(tmp_path / "models")
+    run = train_and_register(frame, "churn", CFG, registry, frame["snapshot_date"].max())
+    model = registry.load("churn", run.version)
+    columns = [model.features.index(f) for f in ("segment_code", "lifecycle_phase")]
+    assert f"[categorical_feature: {','.join(map(str, columns))}]" in model.booster.model_to_string()
+    features = json.loads((registry.version_dir("churn", run.version) / "features.json").read_text())
+    assert features["categorical"]["segment_code"] == {"smb": 0, "mid_market": 1, "enterprise": 2}
+    assert features["categorical"]["lifecycle_phase"]["growth_and_renewal"] == 9
+    # the loaded model scores as the trained one: the same codes reach both
+    day = frame[frame["snapshot_date"] == frame["snapshot_date"].max()]
+    trained = run.result.booster.predict(day[model.features].to_numpy(dtype=float), raw_score=True)
+    assert np.allclose(model.booster.predict(day[model.features].to_numpy(dtype=float), raw_score=True), trained)

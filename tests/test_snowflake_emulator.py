@@ -299,6 +299,13 @@ def ml_table(con_or_cursor, table: str, columns: list[tuple[str, str]], dialect:
     return frame.reset_index(drop=True).map(normalised)
 
 
+def churn_steps(definitions: list, *assets: str) -> list:
+    """The churn assets named `assets` (or the checks of them) among the ML definitions."""
+    keys = {dg.AssetKey(["ml", f"churn_{name}"]) for name in assets}
+    return [d for d in definitions
+            if {getattr(k, "asset_key", k) for k in (*d.keys, *d.check_keys)} & keys]
+
+
 def test_the_model_steps_run_on_snowflake(builds, tmp_path, monkeypatch):
     """Feature snapshots, a training set and scores with the Snowflake warehouse and an empty local DuckDB file: the
     inputs come from Snowflake, the results go back, and both equal the same steps on the DuckDB reference."""
@@ -306,7 +313,7 @@ def test_the_model_steps_run_on_snowflake(builds, tmp_path, monkeypatch):
     from orchestration.lib.warehouse import Warehouse
 
     monkeypatch.setenv("CSOPS_MODELS_DIR", str(tmp_path / "models"))  # no champion: both score with the fallback
-    steps = [ml_assets.feature_snapshots, ml_assets.churn_training_set, ml_assets.churn_scores]
+    steps = [ml_assets.feature_snapshots, *churn_steps(ml_assets.task_assets, "training_set", "scores")]
     local = tmp_path / "local.duckdb"
     on_snowflake = dg.materialize(steps, resources={"duckdb": DuckDBResource(database=str(local)),
                                                     "warehouse": snowflake_warehouse(builds.server)},
@@ -334,10 +341,11 @@ def test_a_scores_only_run_on_snowflake_fetches_its_inputs_and_checks_them(build
     no snapshot step before it in the run. The step fetches the marts it reads, the every-account-scored check reads
     them from the same file, and the scores stored in Snowflake equal the same step on the DuckDB reference."""
     from orchestration.defs.ml import assets as ml_assets
+    from orchestration.defs.ml import checks as ml_checks
     from orchestration.lib.warehouse import Warehouse
 
     monkeypatch.setenv("CSOPS_MODELS_DIR", str(tmp_path / "models"))  # no champion: both score with the fallback
-    steps = [ml_assets.churn_scores, *ml_assets.churn_score_checks]
+    steps = [*churn_steps(ml_assets.task_assets, "scores"), *churn_steps(ml_checks.task_checks, "scores")]
     local = tmp_path / "local.duckdb"
     on_snowflake = dg.materialize(steps, resources={"duckdb": DuckDBResource(database=str(local)),
                                                     "warehouse": snowflake_warehouse(builds.server)},

@@ -236,8 +236,8 @@ def markdown(report: dict) -> str:
     whole, orchestration = report.get("whole_run"), report.get("orchestration") or {}
     lines += ["", "## Whole Dagster run (landing -> scores)", ""]
     if whole:
-        lines += _table(STAGE_HEADER[:7] + ["notes"], [_stage_row("Dagster: csops_pipeline + ml assets", whole,
-                                                                  _stage_note("whole_run", whole))[:7] + [""]])
+        lines += _table(STAGE_HEADER[:7] + ["notes"], [_stage_row("Dagster: csops_pipeline", whole,
+                                                            _stage_note("whole_run", whole))[:7] + [""]])
         lines += [""] + _runs_lines(whole)
         lines += [""]
         if orchestration:

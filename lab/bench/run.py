@@ -27,6 +27,7 @@ from lab.bench import stages as stages_mod
 from lab.bench.datasets import cached_set, default_cache_root, prepare_landing
 from lab.bench.measure import PAGE_SIZE, log_tail, run_measured
 from lab.bench.options import SIZES, DataSet
+from csops import dbt
 from csops.instance import ensure_dagster_home
 from csops.settings import PROJECT_ROOT, Settings
 
@@ -69,7 +70,7 @@ def environment(root: Path, landing: Path) -> dict[str, str]:
     settings = Settings.from_env().model_copy(update={
         "data_dir": root, "landing_dir": landing, "duckdb_path": root / "warehouse.duckdb",
         "dagster_home": ensure_dagster_home(root / "dagster_home"), "models_dir": root / "models", "dbt_target": "duckdb"})
-    return {**settings.subprocess_environment(), "CSOPS_DATA_DIR": str(root)}
+    return dbt.environment(settings) | {"CSOPS_DATA_DIR": str(root)}
 
 
 def dbt_reparses(entry: dict) -> dict:
@@ -122,13 +123,13 @@ def _generate(runner: Runner, data_set: DataSet, seed: int):
 def run_stages(runner: Runner, work: Path, landing: Path) -> tuple[dict, dict]:
     """Warehouse A: the pipeline stages one by one, then the csops daily-feature stage and both baselines."""
     from lab.bench import baselines
-    from orchestration.lib.dbt_project import parse_project
+    from csops.dbt import parse
 
     env = environment(work / "stages", landing)
     db = Path(env["CSOPS_DUCKDB_PATH"])
     # Unmeasured, as `make` does for a user's warehouse: the dbt stages start from this parse like the runs' dbt
     # steps do, so a stage's time is its work, not a parse the pipeline never pays.
-    parse_project(env)
+    parse(env)
     stages: dict[str, dict] = {}
     for name in report_mod.PIPELINE_STAGES[1:]:
         kwargs = {"work": str(work / "stages" / name)} if name in [*stages_mod.DBT_LAYERS, "checks"] else {}
@@ -157,12 +158,12 @@ def run_dagster(runner: Runner, work: Path, landing: Path, holdback) -> tuple[di
     """Warehouse B: the whole Dagster run, then one more day through the daily pipeline, compared with a full
     refresh."""
     from lab.bench import incremental as incremental_mod
-    from orchestration.lib.dbt_project import parse_project
+    from csops.dbt import parse
 
     env = environment(work / "dagster", landing)
     db = Path(env["CSOPS_DUCKDB_PATH"])
     # As for the stages: the runs' dbt steps reuse this parse. `main` parses again for the user's profile at the end.
-    parse_project(env)
+    parse(env)
     whole = dbt_reparses(runner.stage("dagster_full", env, label="whole_run"))
     if whole["exit_code"] != 0:
         return whole, None

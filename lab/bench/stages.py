@@ -127,39 +127,32 @@ def features() -> dict:
     from ml.config import MLConfig
 
     with _warehouse() as con:
-        frame, as_of = pipeline.build_feature_snapshots(con, MLConfig.from_env())
-        pipeline.write_table(con, frame, pipeline.FEATURE_TABLE)
-    return {"relations_in": [f"marts.{DAILY_FEATURES}"], "rows_out": len(frame), "as_of": str(as_of)}
+        as_of = pipeline.refresh_feature_snapshots(con, MLConfig.from_env())
+        rows = pipeline.feature_snapshot_summary(con)["rows"]
+    return {"relations_in": [f"marts.{DAILY_FEATURES}"], "rows_out": rows, "as_of": str(as_of.as_of)}
 
 
 def training() -> dict:
     """Training sets (labels) and LightGBM fit, calibration, baselines and registry of every task."""
     from ml import pipeline
     from ml.config import TASKS, MLConfig, models_dir
-    from ml.features import data_bounds
     from ml.registry import Registry
 
-    cfg, registry, labelled, tasks = MLConfig.from_env(), Registry(models_dir()), {}, {}
+    cfg, registry, tasks = MLConfig.from_env(), Registry(models_dir()), {}
     with _warehouse() as con:
-        snapshots = pipeline.read_table(con, pipeline.FEATURE_TABLE)
-        as_of = data_bounds(con)[1]
+        as_of, snapshots = pipeline.read_as_of(con), pipeline.feature_snapshot_summary(con)["rows"]
         for task in TASKS:
-            labelled[task] = pipeline.build_training_set(con, snapshots, task, cfg, as_of)
-            pipeline.write_table(con, labelled[task][["account_id", "snapshot_date", *pipeline.LABEL_COLUMNS]],
-                                 pipeline.training_table(task))
-    # Trained with the warehouse closed, as the model assets do.
-    for task, frame in labelled.items():
-        run = pipeline.train_and_register(frame, task, cfg, registry, as_of)
-        tasks[task] = {"status": run.result.status, "reasons": run.result.reasons, "version": run.version,
-                       "promoted": run.promoted, "rows": len(frame), "labelled_rows": int(frame["label_known"].sum()),
-                       "test_roc_auc": {name: metrics.get("roc_auc") for name, metrics in run.result.metrics.items()
-                                        if isinstance(metrics, dict)}}
-    return {"rows_in": len(snapshots) * len(TASKS), "rows_out": sum(t["rows"] for t in tasks.values()),
-            "tasks": tasks}
+            summary = pipeline.refresh_training_set(con, task, cfg, as_of)
+            run = pipeline.train(con, task, cfg, registry, as_of)
+            tasks[task] = {"status": run.result.status, "reasons": run.result.reasons, "version": run.version,
+                           "promoted": run.promoted, "rows": summary["rows"], "labelled_rows": summary["labelled_rows"],
+                           "test_roc_auc": {name: metrics.get("roc_auc") for name, metrics in run.result.metrics.items()
+                                            if isinstance(metrics, dict)}}
+    return {"rows_in": snapshots * len(TASKS), "rows_out": sum(t["rows"] for t in tasks.values()), "tasks": tasks}
 
 
 def scoring() -> dict:
-    """Scores of every active account with the champion models (the drift tables the assets add are not written)."""
+    """Scores of every active account with the champion models, and their drift tables."""
     from ml import pipeline
     from ml.config import TASKS, MLConfig, models_dir
     from ml.registry import Registry
@@ -167,8 +160,7 @@ def scoring() -> dict:
     cfg, registry, rows = MLConfig.from_env(), Registry(models_dir()), {}
     with _warehouse() as con:
         for task in TASKS:
-            run = pipeline.score_task(con, task, cfg, registry)
-            rows[task] = pipeline.write_table(con, run.scores, pipeline.scores_table(task))
+            rows[task] = len(pipeline.score(con, task, cfg, registry).scores)
     return {"rows_in": sum(rows.values()), "rows_out": sum(rows.values()), "scores": rows}
 
 
@@ -191,10 +183,10 @@ def checks(work: str) -> dict:
             passed[f"raw/{source}:contract_expectations"] = validate_raw(source, frame).success
         passed["marts/fct_account_daily:feature_expectations"] = validate_features(
             con.execute(feature_sample_query()).df()).success
-        passed["ml/feature_snapshots:point_in_time"] = check_point_in_time(con, MLConfig.from_env(), work).passed
+        passed["ml/feature_snapshots:point_in_time"] = check_point_in_time(
+            con, MLConfig.from_env(), work, as_of=pipeline.read_as_of(con)).passed
         for task in TASKS:
-            scores = pipeline.read_table(con, pipeline.scores_table(task))
-            passed[f"ml/{task}_scores:every_active_account_scored"] = pipeline.as_of_scores_every_active(con, scores)[0]
+            passed[f"ml/{task}_scores:every_active_account_scored"] = pipeline.every_active_account_scored(con, task)[0]
     return {"checks": len(passed), "failed": [name for name, ok in passed.items() if not ok]}
 
 
@@ -260,8 +252,8 @@ def _timed(phases: dict, name: str, call):
 
 
 def dagster_full() -> dict:
-    """Landing to scores through Dagster: `csops_pipeline`, then the `ml` assets of `ml_weekly_retrain` (its ingest
-    and dbt steps already ran), each step once; failed checks are recorded, not raised."""
+    """Landing to scores through Dagster: `csops_pipeline`, the main job (ingest, dbt, the ML assets), each step
+    once; failed checks are recorded, not raised."""
     import dagster as dg
 
     from orchestration.definitions import defs
@@ -272,11 +264,7 @@ def dagster_full() -> dict:
     with dg.DagsterInstance.get() as instance:
         pipeline = _timed(phases, "csops_pipeline",
                           lambda: run_pipeline(instance, PIPELINE_LOG_LEVEL, definitions=definitions))
-        job = definitions.resolve_job_def("ml_weekly_retrain")
-        ml = _timed(phases, "ml assets", lambda: job.execute_in_process(
-            instance=instance, run_config=RUN_CONFIG, asset_selection=_group_keys(definitions, "ml"),
-            raise_on_error=False))
-        return {"phases": phases, "runs": [_run_summary(instance, pipeline), _run_summary(instance, ml)]}
+        return {"phases": phases, "runs": [_run_summary(instance, pipeline)]}
 
 
 def dagster_daily() -> dict:

@@ -2,9 +2,7 @@
 
 import importlib.metadata
 import shutil
-import subprocess
 import sys
-from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
@@ -12,7 +10,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
 from csops.settings import DBT_PROJECT_DIR, Settings
-from csops.dbt import dbt_executable, project_files_newest_mtime
+from csops.dbt import environment, parse, project_files_newest_mtime
 
 csops_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # dagster-dbt gives every dbt step of every run its own folder in target/ (compiled SQL, manifest, run results, the
@@ -28,7 +26,7 @@ def prepare_manifest(force: bool = False) -> Path:
         return manifest
     # Parse with the warehouse path and target the runs use: dbt keeps its partial-parse state only while the profile is unchanged,
     # so a parse with another path would make every dbt step of every run re-parse the project (~10 s here).
-    parse_project(Settings.from_env().subprocess_environment())
+    parse(environment(Settings.from_env()))
     return manifest
 
 
@@ -48,12 +46,6 @@ def prune_run_targets(latest: Path, keep: int = RUN_TARGETS_KEPT) -> list[Path]:
     for folder in deleted:
         shutil.rmtree(folder, ignore_errors=True)
     return deleted
-
-
-def parse_project(env: Mapping[str, str]) -> None:
-    """`dbt parse` for the profile (warehouse path, target) that `env` selects; runs with the same `env` reuse it."""
-    subprocess.run([dbt_executable(), "parse", "--quiet", "--target", env.get("CSOPS_DBT_TARGET", "duckdb")],
-                   cwd=DBT_PROJECT_DIR, env=dict(env), check=True)
 
 
 class CsopsDbtCliResource(DbtCliResource):

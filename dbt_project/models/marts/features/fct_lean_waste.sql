@@ -9,7 +9,7 @@
 {%- set spike_ratio = lean['muri_spike_ratio'] | float %}
 {%- set min_tickets = lean['muri_min_tickets_30d'] | float %}
 {%- set ratio_at_max = lean['muri_ratio_at_max'] | float %}
-{%- set renewal_window = lean['muri_renewal_window_days'] | int %}
+{%- set renewal_window = var('csops_renewal_window_days') | int %}
 {%- set outside_weight = lean['muri_outside_window_weight'] | float %}
 {%- if ratio_at_max <= 1 or min_baseline <= 0 or not (0 <= outside_weight <= 1) %}
     {{ exceptions.raise_compiler_error(
