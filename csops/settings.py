@@ -22,6 +22,8 @@ class Settings:
     duckdb_path: Path
     dagster_home: Path
     dbt_target: str
+    # Where QBR decks, value reports and the portfolio report are written (delivery/reports).
+    reports_dir: Path
     # DuckDB's memory limit for every warehouse connection (Dagster and dbt): a size ("3GB") or a share of RAM ("50%").
     # Past it DuckDB spills to disk instead of growing. DuckDB's own default, 80% of RAM, let the 35M-event benchmark
     # hold 7 GB; with 2GB the whole run peaked at 3.0 GiB and was no slower (docs/benchmarks.md).
@@ -36,6 +38,7 @@ class Settings:
             duckdb_path=Path(os.environ.get("CSOPS_DUCKDB_PATH", data_dir / "warehouse.duckdb")).resolve(),
             dagster_home=Path(os.environ.get("DAGSTER_HOME", data_dir / "dagster_home")).resolve(),
             dbt_target=os.environ.get("CSOPS_DBT_TARGET", "duckdb"),
+            reports_dir=Path(os.environ.get("CSOPS_REPORTS_DIR", data_dir / "reports")).resolve(),
             duckdb_memory_limit=os.environ.get("CSOPS_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
         )
 
