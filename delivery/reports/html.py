@@ -18,6 +18,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 PRINT_TIMEOUT_S = 120
 # Headless Chromium without a sandbox (CI runs as root), GPU, background services or first-run pages.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+# Printing a self-contained file needs no network. Chromium still pings its own services (time, component updates,
+# accounts) despite --disable-background-networking (seen through a recording proxy): no name resolves while printing.
+OFFLINE_FLAGS = ["--disable-component-update", "--host-resolver-rules=MAP * ~NOTFOUND"]
 
 
 def render_html(report: Report) -> str:
@@ -47,15 +50,15 @@ class PrintResult:
     reason: str = ""
 
 
-def print_pdf(html_path: Path, pdf_path: Path, extra_flags: list[str] | None = None) -> PrintResult:
+def print_pdf(html_path: Path, pdf_path: Path) -> PrintResult:
     """Print the HTML file to PDF with headless Chromium; a missing browser or a failed print is a reason, not a crash."""
     binary = chromium_binary()
     if binary is None:
         return PrintResult(None, "chromium is not installed: no PDF (the HTML report is complete)")
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="csops-chromium-") as profile:
-        command = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
-                   f"--print-to-pdf={pdf_path}", *(extra_flags or []), html_path.resolve().as_uri()]
+        command = [binary, *CHROMIUM_FLAGS, *OFFLINE_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                   f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri()]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=PRINT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
