@@ -112,13 +112,15 @@ def test_every_deck_chart_is_native_and_holds_the_marts_figures(warehouse, picke
         aid = picked["new"]
         values = [r[0] for r in con.execute("SELECT l.days_to_value FROM marts.fct_account_lifecycle l "
                                             "WHERE days_to_value IS NOT NULL").fetchall()]
-        own = con.execute("SELECT days_to_value FROM marts.fct_account_lifecycle WHERE account_id = ?", [aid]).fetchone()[0]
+        own = con.execute("SELECT days_to_value FROM marts.fct_account_lifecycle WHERE account_id = ?",
+                          [aid]).fetchone()[0]
         _, series = charts["Days from first contract to first value"]
         assert series["Days to first value"][0] == own
         assert series["Days to first value"][2] == statistics.median(values)
-        categories, series = charts["Events in the last 30 days by feature category: use cases named at handoff vs others"]
-        latest = con.execute("SELECT * FROM marts.fct_account_daily WHERE account_id = ? ORDER BY date_day DESC LIMIT 1",
-                             [aid]).df().iloc[0]
+        categories, series = charts[
+            "Events in the last 30 days by feature category: use cases named at handoff vs others"]
+        latest = con.execute("SELECT * FROM marts.fct_account_daily WHERE account_id = ? ORDER BY date_day DESC "
+                             "LIMIT 1", [aid]).df().iloc[0]
         for i, category in enumerate(categories):
             shown = [v for v in (series["Named at handoff"][i], series["Not named"][i]) if v is not None]
             assert shown == [float(latest[f"events_30d_{category}"])]
@@ -166,7 +168,8 @@ def test_portfolio_deck_charts_hold_the_marts_and_registry_figures(warehouse, wr
         for i, segment in enumerate(categories):
             for band in ("green", "yellow", "red"):
                 count = con.execute("SELECT count(*) FROM marts.dim_accounts WHERE coalesce(segment, 'unknown') = ? "
-                                    "AND latest_health_band = ? AND active_arr_amount > 0", [segment, band]).fetchone()[0]
+                                    "AND latest_health_band = ? AND active_arr_amount > 0",
+                                    [segment, band]).fetchone()[0]
                 assert series[band.capitalize()][i] == count
         top = con.execute("SELECT unused_seat_cost_per_year FROM marts.fct_lean_waste WHERE date_day = "
                           "(SELECT max(date_day) FROM marts.fct_lean_waste) ORDER BY 1 DESC LIMIT 10").fetchall()

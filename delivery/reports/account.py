@@ -137,11 +137,14 @@ def _usage_section(con, acc: dict) -> Section:
     last, first = frame.iloc[-1], frame.iloc[0]
     util = None if pd.isna(last["utilization"]) else float(last["utilization"])
     section.facts = [
-        Fact(f"active users (30 days) {last['month']}", int(last["active_users"]), "marts.fct_account_daily.active_users_30d"),
+        Fact(f"active users (30 days) {last['month']}", int(last["active_users"]),
+             "marts.fct_account_daily.active_users_30d"),
         Fact(f"seat utilisation {last['month']}", util, "marts.fct_account_daily.seat_utilization"),
-        Fact(f"active users (30 days) {first['month']}", int(first["active_users"]), "marts.fct_account_daily.active_users_30d"),
+        Fact(f"active users (30 days) {first['month']}", int(first["active_users"]),
+             "marts.fct_account_daily.active_users_30d"),
     ]
-    seats = "no seat-licensed contract" if pd.isna(last["licensed_seats"]) else f"{int(last['licensed_seats'])} licensed seats"
+    seats = ("no seat-licensed contract" if pd.isna(last["licensed_seats"])
+             else f"{int(last['licensed_seats'])} licensed seats")
     section.bullets = [
         f"{int(last['active_users'])} people used the product in the 30 days to {last['month']} ({seats}; "
         f"utilisation {pct(util)}).",
@@ -171,7 +174,7 @@ def _health_section(con, acc: dict) -> Section:
     section.chart = Chart("health", "Health score (0-100), weekly, with lifecycle phase changes", "line", categories,
                           series, "marts.fct_account_health.health_score every 7 days; "
                           "marts.fct_account_phase_history.valid_from_date, phase_name", unit="score",
-                          markers=markers)
+                          markers=markers, points_only=("Phase change",))
     section.facts = [
         Fact("health score", acc["latest_health_score"], "marts.dim_accounts.latest_health_score"),
         Fact("health band", acc["latest_health_band"], "marts.dim_accounts.latest_health_band"),
@@ -192,7 +195,8 @@ def _ttv_section(con, acc: dict) -> Section:
     if days is None:
         section.note = ("not observed: the account's onboarding began before the data window "
                         f"({source} is null for accounts created before it)" if not acc.get("is_new_account") else
-                        f"first value not reached yet ({source} is null; first contract {show(acc['first_contract_start_date'])})")
+                        f"first value not reached yet ({source} is null; first contract "
+                        f"{show(acc['first_contract_start_date'])})")
         return section
     bars = {"This account": float(days), f"{acc['segment'] or 'unknown'} median": medians["segment_median"],
             "All new accounts median": medians["all_median"]}
@@ -201,7 +205,8 @@ def _ttv_section(con, acc: dict) -> Section:
                           f"{source} (medians over the {int(medians['accounts'])} new accounts that reached value)",
                           unit="days")
     section.facts = [Fact("days to first value", int(days), source),
-                     Fact("first value date", acc.get("time_to_value_date"), "marts.fct_account_lifecycle.time_to_value_date"),
+                     Fact("first value date", acc.get("time_to_value_date"),
+                          "marts.fct_account_lifecycle.time_to_value_date"),
                      Fact("segment median days to value", medians["segment_median"], source)]
     section.bullets = [f"First value on {show(acc.get('time_to_value_date'))}, {int(days)} days after the first "
                        f"contract started (segment median {show(medians['segment_median'])})."]
@@ -212,7 +217,8 @@ def _waste_section(con, acc: dict) -> Section:
     section = Section("waste", "Waste in money: licensed seats nobody used")
     frame = waste_monthly(con, acc["account_id"])
     if frame.empty or frame["unused_cost"].isna().all():
-        section.note = "no seat-licensed contract: unused seats cannot be measured (marts.fct_lean_waste.licensed_seats is null)"
+        section.note = ("no seat-licensed contract: unused seats cannot be measured "
+                        "(marts.fct_lean_waste.licensed_seats is null)")
         return section
     currency = frame["currency"].dropna().iloc[-1] if frame["currency"].notna().any() else ""
     section.chart = Chart("waste", f"Yearly cost of unused seats, month-end ({currency})", "bar", list(frame["month"]),
@@ -222,8 +228,10 @@ def _waste_section(con, acc: dict) -> Section:
     cost = None if pd.isna(last["unused_cost"]) else float(last["unused_cost"])
     seats = None if pd.isna(last["unused_seats"]) else int(last["unused_seats"])
     section.facts = [Fact(f"unused seats {last['month']}", seats, "marts.fct_lean_waste.unused_seats"),
-                     Fact(f"unused seat cost per year {last['month']}", cost, "marts.fct_lean_waste.unused_seat_cost_per_year")]
-    section.bullets = [f"{show(seats)} licensed seats unused in the last 30 days, worth {money(cost, currency)} a year."]
+                     Fact(f"unused seat cost per year {last['month']}", cost,
+                          "marts.fct_lean_waste.unused_seat_cost_per_year")]
+    section.bullets = [f"{show(seats)} licensed seats unused in the last 30 days, worth {money(cost, currency)} "
+                       "a year."]
     return section
 
 
@@ -269,11 +277,13 @@ def _outcomes_section(con, acc: dict) -> tuple[Section, Section]:
             live[0].upper() + live[1:] + ".",
         ]
         outcomes.facts = [Fact("success criteria", criteria, "staging.stg_handoffs.success_criteria"),
-                          Fact("implementation deadline", deadline, "staging.stg_handoffs.implementation_deadline_date"),
+                          Fact("implementation deadline", deadline,
+                               "staging.stg_handoffs.implementation_deadline_date"),
                           *[Fact(f"events in 30 days, {c}", usage.get(c), f"marts.fct_account_daily.events_30d_{c}")
                             for c in named]]
     roi.note = "ROI not computed. Missing input: " + "; ".join(missing) + "."
-    roi.bullets = [f"Investment side known: ARR {money(arr, acc.get('currency'))} (marts.dim_accounts.active_arr_amount).",
+    roi.bullets = [f"Investment side known: ARR {money(arr, acc.get('currency'))} "
+                   "(marts.dim_accounts.active_arr_amount).",
                    "Capture the baseline at the next kickoff or QBR to report ROI from then on."]
     return outcomes, roi
 
@@ -290,7 +300,8 @@ def _risk_section(con, acc: dict, report: Report) -> Section:
     section = Section("risks", "Risks and next steps")
     aid = acc["account_id"]
     latest = _row(con, "SELECT d.has_champion, d.has_executive_sponsor, w.is_support_spike, w.unused_seat_share, "
-                  "h.why_moved_30d FROM marts.fct_account_daily d JOIN marts.fct_lean_waste w USING (account_id, date_day) "
+                  "h.why_moved_30d FROM marts.fct_account_daily d "
+                  "JOIN marts.fct_lean_waste w USING (account_id, date_day) "
                   "JOIN marts.fct_account_health h USING (account_id, date_day) WHERE d.account_id = ? "
                   "ORDER BY d.date_day DESC LIMIT 1", [aid]) or {}
     handoff = _row(con, "SELECT open_tasks FROM marts.fct_handoff_audit WHERE account_id = ?", [aid]) or {}
@@ -301,16 +312,20 @@ def _risk_section(con, acc: dict, report: Report) -> Section:
     else:
         section.facts += [Fact("churn risk band", churn["risk_band"], "ml.churn_scores.risk_band"),
                           Fact("churn scored by", churn["model_version"], "ml.churn_scores.model_version")]
-        likelihood = "" if churn["probability"] is None else f" ({pct(churn['probability'])} within the model's horizon)"
-        risks.append(f"Churn risk {churn['risk_band']}{likelihood}: {clean_text(churn['reasons_text']) or 'no reason given'}")
+        likelihood = ("" if churn["probability"] is None
+                      else f" ({pct(churn['probability'])} within the model's horizon)")
+        risks.append(f"Churn risk {churn['risk_band']}{likelihood}: "
+                     f"{clean_text(churn['reasons_text']) or 'no reason given'}")
     if acc["latest_health_band"] in ("red", "yellow"):
-        risks.append(f"Health {acc['latest_health_band']}: {latest.get('why_moved_30d') or 'no 30-day movement recorded'}")
-        section.facts.append(Fact("health change 30 days", latest.get("why_moved_30d"), "marts.fct_account_health.why_moved_30d"))
+        moved = latest.get("why_moved_30d")
+        risks.append(f"Health {acc['latest_health_band']}: {moved or 'no 30-day movement recorded'}")
+        section.facts.append(Fact("health change 30 days", moved, "marts.fct_account_health.why_moved_30d"))
     share = latest.get("unused_seat_share")
     if share is not None and share >= 0.25:
         risks.append(f"{pct(share)} of licensed seats unused")
         steps.append("Adoption plan for the unused seats before the renewal conversation.")
-        section.facts.append(Fact("unused seat share", round(float(share), 3), "marts.fct_lean_waste.unused_seat_share"))
+        section.facts.append(Fact("unused seat share", round(float(share), 3),
+                                  "marts.fct_lean_waste.unused_seat_share"))
     if latest.get("is_support_spike"):
         risks.append("Support load above the account's own baseline")
         steps.append("Review the open tickets with support before the QBR.")
@@ -332,7 +347,8 @@ def _risk_section(con, acc: dict, report: Report) -> Section:
         section.facts.append(Fact("expansion band", expansion["risk_band"], "ml.expansion_scores.risk_band"))
     queue = sources.account_queue(con, aid)
     if queue.ok:
-        steps += [f"Agent queue: {row}" for row in queue.frame.drop(columns=["account_id"]).astype(str).agg(", ".join, axis=1)]
+        items = queue.frame.drop(columns=["account_id"]).astype(str).agg(", ".join, axis=1)
+        steps += [f"Agent queue: {item}" for item in items]
     else:
         report.data_notes.append(f"account agent queue: {queue.reason()}")
     section.bullets = [f"Risk: {r}" for r in risks] or ["No risk signal in the marts today."]
@@ -354,18 +370,21 @@ def _summary_section(con, acc: dict, report: Report, sections: list[Section]) ->
         section.bullets.append(
             f"{acc['account_name']} ({acc['segment'] or 'segment unknown'}, customer since "
             f"{show(acc['first_contract_start_date'])}) holds ARR {money(acc['active_arr_amount'], cur)}, renewing on "
-            f"{show(acc['next_renewal_date'])}. Health {show(acc['latest_health_score'])} ({acc['latest_health_band']}).")
+            f"{show(acc['next_renewal_date'])}. Health {show(acc['latest_health_score'])} "
+            f"({acc['latest_health_band']}).")
     expansions = con.execute(
         "SELECT count(*), sum(arr_delta_amount) FROM marts.fct_revenue_events WHERE account_id = ? "
         "AND event_type = 'expansion'", [acc["account_id"]]).fetchone()
     if expansions[0]:
         section.bullets.append(f"Grew ARR {expansions[0]} time(s) by {money(expansions[1], cur)} in total.")
-        section.facts.append(Fact("expansion ARR", float(expansions[1]), "marts.fct_revenue_events.arr_delta_amount (expansion)"))
+        section.facts.append(Fact("expansion ARR", float(expansions[1]),
+                                  "marts.fct_revenue_events.arr_delta_amount (expansion)"))
     if acc.get("qbr_ebr_count_365d"):
         section.bullets.append(f"{int(acc['qbr_ebr_count_365d'])} QBR/EBR held in the last year.")
     if acc.get("latest_nps_score") is not None:
         section.bullets.append(f"Latest NPS answer: {show(acc['latest_nps_score'])}.")
-        section.facts.append(Fact("latest NPS", acc["latest_nps_score"], "marts.fct_account_lifecycle.latest_nps_score"))
+        section.facts.append(Fact("latest NPS", acc["latest_nps_score"],
+                                  "marts.fct_account_lifecycle.latest_nps_score"))
     # the value story: the first sentence of each measured section
     section.bullets += [s.bullets[0] for s in sections if s.bullets and s.key in ("usage", "ttv")]
     section.bullets += [s.bullets[-1] for s in sections if s.bullets and s.key == "outcomes"]  # live by the deadline?
@@ -377,7 +396,8 @@ def _summary_section(con, acc: dict, report: Report, sections: list[Section]) ->
 def build_account_report(con, account_id: str) -> Report:
     require_marts(con)
     acc = _row(con, "SELECT a.*, l.days_to_value, l.time_to_value_date, l.qbr_ebr_count_365d, l.latest_nps_score, "
-               "(SELECT arg_max(currency_code, date_day) FROM marts.fct_account_daily d WHERE d.account_id = a.account_id) "
+               "(SELECT arg_max(currency_code, date_day) FROM marts.fct_account_daily d "
+               "WHERE d.account_id = a.account_id) "
                "AS currency FROM marts.dim_accounts a LEFT JOIN marts.fct_account_lifecycle l USING (account_id) "
                "WHERE a.account_id = ?", [account_id])
     if acc is None:

@@ -27,6 +27,8 @@ class Chart:
     # category -> label: drawn as a vertical marker (phase changes on the health history)
     markers: dict[str, str] = field(default_factory=dict)
     colours: dict[str, str] = field(default_factory=dict)  # series name -> colour
+    # Line charts: series drawn as points without a line (where a phase began on the health history)
+    points_only: tuple[str, ...] = ()
 
     def colour(self, i: int, name: str) -> str:
         return self.colours.get(name) or PALETTE[i % len(PALETTE)]
@@ -49,8 +51,10 @@ def to_svg(chart: Chart, width: float = 7.5, height: float = 3.2) -> str:
         names = list(chart.series)
         if chart.kind == "line":
             for i, name in enumerate(names):
-                ax.plot(x, [float("nan") if v is None else v for v in chart.series[name]], marker="o", markersize=3,
-                        label=name, color=chart.colour(i, name))
+                style = {"linestyle": "none", "marker": "D", "markersize": 6} if name in chart.points_only else \
+                    {"marker": "o", "markersize": 3}
+                ax.plot(x, [float("nan") if v is None else v for v in chart.series[name]], label=name,
+                        color=chart.colour(i, name), **style)
         else:
             stacked = chart.kind == "stacked"
             bottom = [0.0] * len(x)

@@ -44,7 +44,7 @@ def add_chart(slide, chart: Chart, left: Emu, top: Emu, width: Emu, height: Emu)
             plot_series.format.line.color.rgb = colour
             plot_series.marker.format.fill.solid()
             plot_series.marker.format.fill.fore_color.rgb = colour
-            if name in ("Phase change",):  # markers only: a point where a phase began
+            if name in chart.points_only:
                 plot_series.format.line.fill.background()
                 plot_series.marker.style = XL_MARKER_STYLE.DIAMOND
                 plot_series.marker.size = 11

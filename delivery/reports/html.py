@@ -51,7 +51,7 @@ class PrintResult:
 
 
 def print_pdf(html_path: Path, pdf_path: Path) -> PrintResult:
-    """Print the HTML file to PDF with headless Chromium; a missing browser or a failed print is a reason, not a crash."""
+    """Print the HTML file to PDF with headless Chromium; no browser or a failed print is a reason, not a crash."""
     binary = chromium_binary()
     if binary is None:
         return PrintResult(None, "chromium is not installed: no PDF (the HTML report is complete)")

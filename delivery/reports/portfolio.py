@@ -122,12 +122,13 @@ def _retention(con) -> tuple[Section, Section]:
                       colours={"Churned ARR": "#c0392b", "Churn tax": "#e07b39"})
     gap = expansion_gap(con)
     tax.bullets = [
-        f"Churned ARR in the window: {money(frame['churned_arr_amount'].sum(), currency)}; churn tax (replacement CAC and "
-        f"lost expansion): {money(frame['churn_tax_amount'].sum(), currency)}.",
+        f"Churned ARR in the window: {money(frame['churned_arr_amount'].sum(), currency)}; churn tax (replacement "
+        f"CAC and lost expansion): {money(frame['churn_tax_amount'].sum(), currency)}.",
         f"Expansion gap today: {len(gap)} accounts use more seats than they license, worth "
         f"{money(gap['gap_amount'].sum(), currency)} a year at their own seat price.",
     ]
-    tax.facts = [Fact("churn tax, window", float(frame["churn_tax_amount"].sum()), "marts.fct_nrr_monthly.churn_tax_amount"),
+    tax.facts = [Fact("churn tax, window", float(frame["churn_tax_amount"].sum()),
+                      "marts.fct_nrr_monthly.churn_tax_amount"),
                  Fact("expansion gap", float(gap["gap_amount"].sum()),
                       "marts.fct_account_daily (active_users_30d - licensed_seats) x seat_price")]
     if not gap.empty:
@@ -160,17 +161,18 @@ def _risks(con, report: Report) -> Section:
     if table_exists(con, "ml.churn_scores"):
         frame = con.execute(
             "SELECT a.account_name, a.csm_owner, a.active_arr_amount, s.risk_band, s.probability, s.model_version, "
-            "CASE WHEN s.probability IS NULL THEN s.context ELSE s.reasons_text END AS why FROM ml.churn_scores s JOIN marts.dim_accounts a USING (account_id) "
+            "CASE WHEN s.probability IS NULL THEN s.context ELSE s.reasons_text END AS why "
+            "FROM ml.churn_scores s JOIN marts.dim_accounts a USING (account_id) "
             "ORDER BY s.risk_rank LIMIT ?", [TOP]).df()
         section.table = Table(["account", "CSM", "ARR", "band", "churn probability", "why"],
-                              [[r.account_name, str(r.csm_owner), money(r.active_arr_amount, currency), str(r.risk_band),
+                              [[r.account_name, str(r.csm_owner), money(r.active_arr_amount, currency),
+                                str(r.risk_band),
                                 "n/a (rule-based)" if pd.isna(r.probability) else pct(r.probability),
                                 str(r.why)[:90]] for r in frame.itertuples()])
         section.bullets = [f"The {len(frame)} accounts ranked first by ml.churn_scores.risk_rank; "
                            f"scored by {frame['model_version'].iloc[0] if len(frame) else 'n/a'}."]
-        section.facts = [Fact("accounts in the high band",
-                              con.execute("SELECT count(*) FROM ml.churn_scores WHERE risk_band = 'high'").fetchone()[0],
-                              "ml.churn_scores.risk_band")]
+        high = con.execute("SELECT count(*) FROM ml.churn_scores WHERE risk_band = 'high'").fetchone()[0]
+        section.facts = [Fact("accounts in the high band", high, "ml.churn_scores.risk_band")]
     else:
         section.note = "no churn scores (ml.churn_scores is missing): run the ML steps"
         report.data_notes.append("churn scores: table ml.churn_scores missing")
@@ -186,7 +188,8 @@ def _waste(con) -> Section:
         return section
     section.chart = Chart("waste", "Yearly cost of unused seats, top accounts", "bar", list(frame["account_name"]),
                           {"Unused seat cost per year": [float(v) for v in frame["unused_seat_cost_per_year"]]},
-                          "marts.fct_lean_waste.unused_seat_cost_per_year (latest day)", unit=f"{currency or ''} per year")
+                          "marts.fct_lean_waste.unused_seat_cost_per_year (latest day)",
+                          unit=f"{currency or ''} per year")
     total = con.execute("SELECT sum(unused_seat_cost_per_year) FROM marts.fct_lean_waste "
                         "WHERE date_day = (SELECT max(date_day) FROM marts.fct_lean_waste)").fetchone()[0]
     section.bullets = [f"Unused seats cost {money(total, currency)} a year across the portfolio; the top {len(frame)} "
@@ -204,7 +207,8 @@ def _handoffs(con) -> Section:
         section.note = "no new account in the data window: marts.fct_handoff_audit is empty"
         return section
     section.chart = Chart("handoffs", "New accounts whose handoff lacks each required field", "bar",
-                          [f.replace("_", " ") for f in missing], {"Accounts missing the field": list(missing.values())},
+                          [f.replace("_", " ") for f in missing],
+                          {"Accounts missing the field": list(missing.values())},
                           "marts.fct_handoff_audit.has_<field>", unit="accounts")
     open_count = con.execute("SELECT count(*) FROM marts.fct_handoff_audit WHERE NOT is_ready").fetchone()[0]
     section.bullets = [f"{open_count} of {audited} new accounts have an incomplete handoff."]
@@ -218,7 +222,8 @@ def _agent(con, report: Report) -> Section:
     if load.ok:
         frame = load.frame
         section.chart = Chart("agent", "Queued actions and alerts per owner", "stacked", list(frame["owner"]),
-                              {"Queued": [int(v) for v in frame["queued"]], "Alerts": [int(v) for v in frame["alerts"]]},
+                              {"Queued": [int(v) for v in frame["queued"]],
+                               "Alerts": [int(v) for v in frame["alerts"]]},
                               f"{sources.TABLES['queue']}, {sources.TABLES['alerts']} (rows per owner)", unit="items")
     else:
         section.bullets.append(f"Load per owner {load.reason()}.")
@@ -296,8 +301,10 @@ def _readiness(con, day, champ: models.Champion) -> Section:
     rows.append(["Most alerts held by one owner", show(most), f"<= {READY['alerts_per_owner']}",
                  verdict(None if most is None else most <= READY["alerts_per_owner"])])
     section.table = Table(["area", "measured", "ready when", "verdict"], rows)
-    section.bullets = [f"Ready for more automation: {', '.join(r[0] for r in rows if r[3].startswith('ready')) or 'none yet'}.",
-                       f"Needs work first: {', '.join(r[0] for r in rows if r[3] == 'needs work first') or 'none'}."]
+    ready = [r[0] for r in rows if r[3].startswith("ready")]
+    work = [r[0] for r in rows if r[3] == "needs work first"]
+    section.bullets = [f"Ready for more automation: {', '.join(ready) or 'none yet'}.",
+                       f"Needs work first: {', '.join(work) or 'none'}."]
     unknown = [r[0] for r in rows if r[3].startswith("unknown")]
     if unknown:
         section.bullets.append(f"Not measurable yet (input missing): {', '.join(unknown)}.")
