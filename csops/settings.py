@@ -47,6 +47,7 @@ class Settings:
         return {
             "CSOPS_DUCKDB_PATH": str(self.duckdb_path),
             "CSOPS_LANDING_DIR": str(self.landing_dir),
+            "CSOPS_REPORTS_DIR": str(self.reports_dir),
             "CSOPS_DBT_TARGET": self.dbt_target,
             "CSOPS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "DAGSTER_HOME": str(self.dagster_home),

@@ -117,16 +117,16 @@ def test_every_deck_chart_is_native_and_holds_the_marts_figures(warehouse, picke
         _, series = charts["Days from first contract to first value"]
         assert series["Days to first value"][0] == own
         assert series["Days to first value"][2] == statistics.median(values)
-        categories, series = charts[
-            "Events in the last 30 days by feature category: use cases named at handoff vs others"]
+        categories, series = charts["Events in the last 30 days by feature category: named at handoff vs others"]
         latest = con.execute("SELECT * FROM marts.fct_account_daily WHERE account_id = ? ORDER BY date_day DESC "
                              "LIMIT 1", [aid]).df().iloc[0]
         for i, category in enumerate(categories):
             shown = [v for v in (series["Named at handoff"][i], series["Not named"][i]) if v is not None]
             assert shown == [float(latest[f"events_30d_{category}"])]
-        use_cases = con.execute("SELECT use_cases FROM staging.stg_handoffs WHERE account_id = ?", [aid]).fetchone()[0]
+        texts = con.execute("SELECT use_cases, success_criteria FROM staging.stg_handoffs WHERE account_id = ?",
+                            [aid]).fetchone()
         named = [c for c, v in zip(categories, series["Named at handoff"], strict=True) if v is not None]
-        assert named == [c for c in account.CATEGORIES if c in account.use_case_categories(use_cases)]
+        assert named == [c for c in account.CATEGORIES if c in account.named_categories(*texts)]
 
 
 def test_speaker_notes_cite_table_and_column_of_the_facts(written):

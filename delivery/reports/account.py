@@ -17,7 +17,8 @@ from delivery.reports import sources
 from delivery.reports.charts import Chart
 from delivery.reports.content import Fact, Report, Section, money, pct, show
 
-# Keywords of the handoff's `use_cases` text -> the feature category (seed feature_categories) that measures them.
+# Keywords of the handoff's use cases and success criteria -> the feature category (seed feature_categories) that
+# measures them.
 USE_CASE_CATEGORIES = {
     "report": "reporting", "dashboard": "reporting", "export": "reporting",
     "automat": "automation", "workflow": "automation", "alert": "automation",
@@ -117,8 +118,8 @@ def time_to_value(con, segment: str | None) -> pd.DataFrame:
         "FROM marts.fct_account_lifecycle l JOIN marts.dim_accounts a USING (account_id)", [segment]).df()
 
 
-def use_case_categories(use_cases: str | None) -> list[str]:
-    text = (use_cases or "").lower()
+def named_categories(*texts: str | None) -> list[str]:
+    text = " ".join(t or "" for t in texts).lower()
     return sorted({cat for word, cat in USE_CASE_CATEGORIES.items() if word in text})
 
 
@@ -252,13 +253,14 @@ def _outcomes_section(con, acc: dict) -> tuple[Section, Section]:
                          "it was created before the data window or sales sent none): no success criteria to compare")
         missing.append("the handoff itself (no success criteria for this account)")
     else:
-        named = use_case_categories(handoff["use_cases"])
+        named = named_categories(handoff["use_cases"], handoff["success_criteria"])
         categories = [c for c in CATEGORIES if usage.get(c) or c in named]
         outcomes.chart = Chart(
-            "outcomes", "Events in the last 30 days by feature category: use cases named at handoff vs others", "bar",
+            "outcomes", "Events in the last 30 days by feature category: named at handoff vs others", "bar",
             categories, {"Named at handoff": [usage.get(c, 0.0) if c in named else None for c in categories],
                          "Not named": [None if c in named else usage.get(c, 0.0) for c in categories]},
-            "marts.fct_account_daily.events_30d_<category> (latest day); staging.stg_handoffs.use_cases",
+            "marts.fct_account_daily.events_30d_<category> (latest day); "
+            "staging.stg_handoffs.use_cases, success_criteria",
             unit="events", colours={"Named at handoff": "#3a9d5d", "Not named": "#7f8c8d"})
         deadline, ttv = handoff["implementation_deadline_date"], acc.get("time_to_value_date")
         if deadline is None:
@@ -272,8 +274,9 @@ def _outcomes_section(con, acc: dict) -> tuple[Section, Section]:
         criteria = clean_text(handoff["success_criteria"])
         outcomes.bullets = [
             f"Success criteria at handoff: {criteria or 'none written'}",
-            f"Use cases at handoff: {clean_text(handoff['use_cases']) or 'none written'}; measured through "
-            f"{', '.join(named) or 'no category the text names'}.",
+            f"Use cases at handoff: {clean_text(handoff['use_cases']) or 'none written'}.",
+            "Measured through the feature categories they name: "
+            + (", ".join(f"{c} ({usage.get(c, 0):,.0f} events in 30 days)" for c in named) or "none named") + ".",
             live[0].upper() + live[1:] + ".",
         ]
         outcomes.facts = [Fact("success criteria", criteria, "staging.stg_handoffs.success_criteria"),

@@ -33,8 +33,10 @@ class Chart:
     def colour(self, i: int, name: str) -> str:
         return self.colours.get(name) or PALETTE[i % len(PALETTE)]
 
-    def has_data(self) -> bool:
-        return bool(self.categories) and any(v is not None for values in self.series.values() for v in values)
+    def series_disjoint(self) -> bool:
+        """No category has values in two series ("named at handoff" / "not named"): bars take the whole slot."""
+        return all(sum(values[j] is not None for values in self.series.values()) <= 1
+                   for j in range(len(self.categories)))
 
 
 def _axes_label_every(n: int) -> int:
@@ -57,11 +59,12 @@ def to_svg(chart: Chart, width: float = 7.5, height: float = 3.2) -> str:
                         color=chart.colour(i, name), **style)
         else:
             stacked = chart.kind == "stacked"
+            alone = chart.series_disjoint()
             bottom = [0.0] * len(x)
-            width_bar = 0.8 if stacked else 0.8 / len(names)
+            width_bar = 0.8 if stacked or alone else 0.8 / len(names)
             for i, name in enumerate(names):
                 values = [0.0 if v is None else float(v) for v in chart.series[name]]
-                pos = x if stacked else [p - 0.4 + width_bar * (i + 0.5) for p in x]
+                pos = x if stacked or alone else [p - 0.4 + width_bar * (i + 0.5) for p in x]
                 ax.bar(pos, values, width_bar, bottom=bottom if stacked else None, label=name,
                        color=chart.colour(i, name))
                 if stacked:

@@ -36,7 +36,7 @@ def add_chart(slide, chart: Chart, left: Emu, top: Emu, width: Emu, height: Emu)
     if graphic.has_legend:
         graphic.legend.position = XL_LEGEND_POSITION.BOTTOM
         graphic.legend.include_in_layout = False
-    if chart.kind == "stacked":
+    if chart.kind == "stacked" or (chart.kind == "bar" and chart.series_disjoint()):
         graphic.plots[0].overlap = 100
     for i, (name, plot_series) in enumerate(zip(chart.series, graphic.plots[0].series, strict=True)):
         colour = _rgb(chart.colour(i, name))
