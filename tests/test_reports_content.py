@@ -4,6 +4,7 @@ pages, the missing-input statements, the optional agent/brief tables, the CLI an
 
 from __future__ import annotations
 
+import json
 import shutil
 import statistics
 from datetime import date
@@ -206,20 +207,29 @@ def test_reports_say_which_optional_inputs_are_missing_and_read_them_when_presen
     with duckdb.connect(str(db)) as con:
         before = account.build_account_report(con, picked["new"])
         assert any(sources.TABLES["briefs"] in note for note in before.data_notes)
-        con.execute("CREATE SCHEMA agent; CREATE SCHEMA briefs")
+        con.execute("CREATE SCHEMA agent; CREATE SCHEMA delivery")
         con.execute("CREATE TABLE agent.queue AS SELECT * FROM (VALUES (?, 'csm_a', 'call the sponsor'), "
                     "('X2', 'csm_b', 'send the plan')) t(account_id, owner, action)", [picked["new"]])
         con.execute("CREATE TABLE agent.alerts AS SELECT * FROM (VALUES ('X1', 'csm_a', 'save_play'), "
                     "('X2', 'csm_a', NULL), ('X3', 'csm_b', 'adoption')) t(account_id, owner, playbook)")
         con.execute("CREATE TABLE agent.playbook_lift AS SELECT * FROM (VALUES ('save_play', 0.12, 0.03, 0.21)) "
                     "t(playbook, lift, lift_low, lift_high)")
-        con.execute("CREATE TABLE briefs.account_briefs AS SELECT ? AS account_id, "
-                    "'Brief summary from the briefs table.' AS executive_summary, now() AS generated_at",
-                    [picked["new"]])
+        # as the briefs step stores them: the flagged renewal brief is skipped, the success plan is used
+        brief = {"title": "Success plan", "sections": [
+            {"heading": "Goals", "facts": [{"text": "Two goals were agreed.", "fact_ids": ["f1"]}],
+             "hypotheses": [{"text": "A guess, not for the customer.", "fact_ids": ["f1"]}]},
+            {"heading": "Next", "facts": [{"text": "Not the summary.", "fact_ids": ["f2"]}], "hypotheses": []}]}
+        con.execute("CREATE TABLE delivery.briefs (account_id VARCHAR, kind VARCHAR, brief_json VARCHAR, "
+                    "flagged BOOLEAN, generated_at VARCHAR)")
+        con.executemany("INSERT INTO delivery.briefs VALUES (?, ?, ?, ?, '2026-07-01T00:00:00+00:00')", [
+            [picked["new"], "renewal_brief", json.dumps({"title": "Flagged", "sections": []}), True],
+            [picked["new"], "success_plan", json.dumps(brief), False],
+            [picked["new"], "customer_email", json.dumps({"title": "Email", "sections": []}), False]])
         after = account.build_account_report(con, picked["new"])
         portfolio = write_portfolio(con, tmp_path, warehouse[1], ("pptx",))
     summary = after.sections[0]
-    assert summary.bullets[0] == "Brief summary from the briefs table."
+    assert summary.bullets[0] == "Success plan: Two goals were agreed."
+    assert any(f.source == "delivery.briefs.brief_json" and "success_plan" in f.label for f in summary.facts)
     assert any("call the sponsor" in b for b in after.sections[-1].bullets)
     assert not any("agent" in n or "brief" in n for n in after.data_notes)
     categories, series = deck_charts(portfolio.files["pptx"])["Queued actions and alerts per owner"]

@@ -364,12 +364,13 @@ def _summary_section(con, acc: dict, report: Report, sections: list[Section]) ->
     brief = sources.brief_summary(con, acc["account_id"])
     cur = acc.get("currency")
     if brief.ok and not brief.frame.empty:
-        section.bullets.append(str(brief.frame["executive_summary"].iloc[0]))
-        section.facts.append(Fact("executive summary", f"written {show(brief.frame['generated_at'].iloc[0])}",
-                                  f"{sources.TABLES['briefs']}.executive_summary"))
+        row = brief.frame.iloc[0]
+        section.bullets.append(str(row["summary"]))
+        section.facts.append(Fact(f"executive summary ({row['kind']})", f"written {show(row['generated_at'])}",
+                                  f"{sources.TABLES['briefs']}.brief_json"))
     else:
-        if not brief.ok:
-            report.data_notes.append(f"brief's executive summary: {brief.reason()}; summary written from the facts")
+        report.data_notes.append("brief's executive summary: " + (brief.reason() or "no unflagged brief of kind "
+                                 + ", ".join(sources.SUMMARY_KINDS)) + "; summary written from the facts")
         section.bullets.append(
             f"{acc['account_name']} ({acc['segment'] or 'segment unknown'}, customer since "
             f"{show(acc['first_contract_start_date'])}) holds ARR {money(acc['active_arr_amount'], cur)}, renewing on "

@@ -7,6 +7,7 @@ The one place to connect the exact names: `TABLES` (table names) and the column 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -16,12 +17,15 @@ TABLES = {
     "queue": "agent.queue",  # next-best-action queue: one row per queued action
     "alerts": "agent.alerts",  # risk alerts sent or waiting
     "playbook_lift": "agent.playbook_lift",  # measured lift per playbook, with its interval
-    "briefs": "briefs.account_briefs",  # executive summaries written per account
+    "briefs": "delivery.briefs",  # the briefs step's table: one row per account and kind, the latest
 }
 QUEUE_COLUMNS = ("account_id", "owner")
 ALERT_COLUMNS = ("account_id", "owner")
 LIFT_COLUMNS = ("playbook", "lift", "lift_low", "lift_high")
-BRIEF_COLUMNS = ("account_id", "executive_summary", "generated_at")
+BRIEF_COLUMNS = ("account_id", "kind", "brief_json", "flagged", "generated_at")
+# The brief whose first section summarises an account for a QBR, in order of preference; a brief its guardrails
+# flagged is never used.
+SUMMARY_KINDS = ("renewal_brief", "expansion_readiness", "success_plan")
 # A risk "has a playbook" when the agent's alert row names one.
 ALERT_PLAYBOOK_COLUMN = "playbook"
 
@@ -93,7 +97,15 @@ def account_queue(con, account_id: str) -> Read:
 
 
 def brief_summary(con, account_id: str) -> Read:
-    """The newest executive summary written for the account."""
-    return _read(con, "briefs", BRIEF_COLUMNS,
-                 "SELECT executive_summary, generated_at FROM {table} WHERE account_id = ? "
-                 "ORDER BY generated_at DESC LIMIT 1", [account_id])
+    """The executive summary from the account's brief: the title and the fact sentences of its first section
+    (claims citing facts, not the hypotheses), with the brief's kind and date. Columns: kind, summary, generated_at."""
+    read = _read(con, "briefs", BRIEF_COLUMNS,
+                 "SELECT kind, brief_json, generated_at FROM {table} WHERE account_id = ? AND NOT flagged "
+                 f"AND kind IN ({', '.join('?' * len(SUMMARY_KINDS))})", [account_id, *SUMMARY_KINDS])
+    if read.ok and not read.frame.empty:
+        frame = read.frame.assign(rank=read.frame["kind"].map(SUMMARY_KINDS.index)).sort_values("rank").head(1)
+        brief = json.loads(frame["brief_json"].iloc[0])
+        first = (brief.get("sections") or [{}])[0]
+        text = " ".join([brief.get("title", "") + ":", *[claim["text"] for claim in first.get("facts", [])]])
+        read.frame = frame.assign(summary=text)[["kind", "summary", "generated_at"]]
+    return read

@@ -33,7 +33,9 @@ SCORES = [task_key("churn", "scores"), task_key("expansion", "scores")]
 # Model quality: the champion (registry) applied to its test slice; source freshness: the raw tables.
 MODEL_INPUTS = [task_key("churn", "model"), task_key("churn", "training_set"), FEATURE_SNAPSHOTS]
 RAW = [dg.AssetKey(["raw", source]) for source in contract.SOURCE_NAMES]
-# The agent's and the briefs' assets, once they exist with the keys of delivery.reports.sources.TABLES.
+# The agent's and the briefs' assets, once they are in this code location under the keys of
+# delivery.reports.sources.TABLES: the briefs step's `dg.AssetKey(["delivery", "briefs"])`, the agent's
+# `dg.AssetKey(["agent", "queue"])`, `["agent", "alerts"]`, `["agent", "playbook_lift"]`.
 AGENT_AND_BRIEF_KEYS: list[dg.AssetKey] = []
 
 
