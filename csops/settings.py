@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     models_dir: Path = PROJECT_ROOT / "models"
     # A YAML or JSON file overriding `ml.config.MLConfig`'s defaults; unset: the defaults.
     ml_config: Path | None = None
+    # Where QBR decks, value reports and the portfolio report are written (delivery/reports).
+    reports_dir: Path | None = None
     dbt_target: str = "duckdb"
     # DuckDB's memory limit for every warehouse connection (Dagster and dbt): a size ("3GB") or a share of RAM ("50%").
     # Past it DuckDB spills to disk instead of growing. DuckDB's own default, 80% of RAM, let the 35M-event benchmark
@@ -41,7 +43,7 @@ class Settings(BaseSettings):
     def _resolve_paths(self) -> Settings:
         data_dir = self.data_dir.resolve()
         defaults = {"landing_dir": data_dir / "landing", "duckdb_path": data_dir / "warehouse.duckdb",
-                    "dagster_home": data_dir / "dagster_home"}
+                    "dagster_home": data_dir / "dagster_home", "reports_dir": data_dir / "reports"}
         object.__setattr__(self, "data_dir", data_dir)
         object.__setattr__(self, "models_dir", self.models_dir.resolve())
         for name, default in defaults.items():
@@ -59,6 +61,7 @@ class Settings(BaseSettings):
         return {
             "CSOPS_DUCKDB_PATH": str(self.duckdb_path),
             "CSOPS_LANDING_DIR": str(self.landing_dir),
+            "CSOPS_REPORTS_DIR": str(self.reports_dir),
             "CSOPS_DBT_TARGET": self.dbt_target,
             "CSOPS_MODELS_DIR": str(self.models_dir),
             "CSOPS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,

@@ -17,11 +17,12 @@ def defs() -> dg.Definitions:
     from orchestration.defs.ml import assets as ml_assets
     from orchestration.defs.ml import checks as ml_checks
     from orchestration.defs.ml import jobs as ml_jobs
+    from orchestration.defs.reports import assets as reports_assets
     from orchestration.defs.resources import resources
     from orchestration.defs.transform import checks as transform_checks
     from orchestration.defs.transform import dbt as transform_dbt
 
-    modules = [ingest_assets, transform_dbt, transform_checks, ml_assets, ml_checks, briefs_assets]
+    modules = [ingest_assets, transform_dbt, transform_checks, ml_assets, ml_checks, briefs_assets, reports_assets]
     return dg.Definitions.merge(
         dg.Definitions(
             assets=dg.load_assets_from_modules(modules),

@@ -1,6 +1,6 @@
-"""End to end on a small generated set (150 accounts x 15 months): the Dagster ML assets train, write a registry
-version with every file, pass the point-in-time check and score every active account. Temp warehouse, dbt target
-and registry only."""
+"""End to end on a small generated set (150 accounts x 15 months: `built_warehouse` in conftest.py): the Dagster ML
+assets train, write a registry version with every file, pass the point-in-time check and score every active account.
+Temp warehouse, dbt target and registry only."""
 
 from __future__ import annotations
 
@@ -15,27 +15,9 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from csops import contract
-from csops.ingest import ingest_source
-from csops.dbt import run_dbt
 from ml.registry import VERSION_FILES, Registry
 
 ML_DIR = Path(__file__).resolve().parents[1] / "ml"
-
-
-@pytest.fixture(scope="module")
-def built_warehouse(tmp_path_factory) -> Path:
-    from lab.generator import generate
-
-    root = tmp_path_factory.mktemp("ml_e2e")
-    landing = root / "landing"
-    generate(landing, accounts=150, months=15, seed=5)
-    db = root / "warehouse.duckdb"
-    with duckdb.connect(str(db)) as con:
-        for source in contract.SOURCE_NAMES:
-            ingest_source(con, landing, source)
-    run_dbt(["build", "--resource-type", "model", "--resource-type", "seed"], db, root / "dbt")
-    return db
 
 
 @pytest.fixture

@@ -89,6 +89,10 @@ def run_pipeline(settings: Settings, job_name: str = JOBS[0]) -> int:
             print(heading)
             print("\n".join(f"  {name}" for name in names))
     print(f"Warehouse: {settings.duckdb_path}")
+    if settings.reports_dir.exists():
+        decks = sorted((settings.reports_dir / "accounts").glob("*.pptx"))
+        print(f"Reports: {len(decks)} QBR decks with HTML and PDF value reports (renewal within 120 days) in "
+              f"{settings.reports_dir / 'accounts'}; portfolio report {settings.reports_dir / 'portfolio.html'}")
     print("Open the Dagster UI with `make ui` (or `csops ui`), then http://127.0.0.1:3000")
     return 0 if result.success else 1
 
