@@ -84,10 +84,10 @@ def scored_warehouse(built_warehouse, tmp_path_factory) -> tuple[Path, Path]:
         patch.setenv("CSOPS_MODELS_DIR", str(models))
         patch.setenv("CSOPS_ML_CONFIG", str(config))
         from orchestration.defs.ml import assets as ml_assets
+        from orchestration.defs.ml import checks as ml_checks
         from orchestration.lib.warehouse import Warehouse
 
-        result = dg.materialize([ml_assets.feature_snapshots, *ml_assets.task_defs["churn"],
-                                 *ml_assets.task_defs["expansion"]],
+        result = dg.materialize([ml_assets.feature_snapshots, *ml_assets.task_assets, *ml_checks.task_checks],
                                 resources={"duckdb": DuckDBResource(database=str(db)), "warehouse": Warehouse()})
     assert result.success
     return db, models
