@@ -279,12 +279,30 @@ def test_assets_write_reports_for_accounts_renewing_within_120_days_and_the_port
     result = dg.materialize([assets.value_reports, assets.portfolio_report],
                             resources={"duckdb": DuckDBResource(database=str(db)), "warehouse": Warehouse()})
     assert result.success
-    files = {p.name for p in (tmp_path / "reports" / "accounts").iterdir()}
-    assert files == {f"{aid}.{fmt}" for aid in keep for fmt in FORMATS}
+    files = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "reports" / "accounts").iterdir()
+             if not p.name.startswith(".")}
+    assert set(files) == {f"{aid}.{fmt}" for aid in keep for fmt in FORMATS}
     assert {f"portfolio.{fmt}" for fmt in FORMATS} <= {p.name for p in (tmp_path / "reports").iterdir()}
-    metadata = next(e.materialization.metadata for e in result.get_asset_materialization_events()
+
+    def value_metadata(run):
+        return next(e.materialization.metadata for e in run.get_asset_materialization_events()
                     if e.asset_key == dg.AssetKey(["reports", "value_reports"]))
-    assert metadata["accounts"].value == 2 and metadata["not_written"].value == []
+
+    assert value_metadata(result)["accounts"].value == 2 and value_metadata(result)["not_written"].value == []
+    assert value_metadata(result)["written"].value == 2
+    # Nothing changed: the second run redraws nothing and leaves the files as they were.
+    again = dg.materialize([assets.value_reports],
+                           resources={"duckdb": DuckDBResource(database=str(db)), "warehouse": Warehouse()})
+    assert value_metadata(again)["unchanged"].value == 2 and value_metadata(again)["written"].value == 0
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "reports" / "accounts").iterdir()
+            if not p.name.startswith(".")} == files
+    # A changed figure redraws that account's report only.
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE marts.dim_accounts SET active_arr_amount = active_arr_amount + 1000 WHERE account_id = ?",
+                    [keep[0]])
+    third = dg.materialize([assets.value_reports],
+                           resources={"duckdb": DuckDBResource(database=str(db)), "warehouse": Warehouse()})
+    assert value_metadata(third)["written"].value == 1 and value_metadata(third)["unchanged"].value == 1
 
 
 def test_reports_are_downstream_of_what_they_read_in_the_asset_graph(dbt_manifest):

@@ -44,7 +44,10 @@ def _tables(keys: list[dg.AssetKey]) -> list[str]:
 
 
 def _metadata(written) -> dict:
-    return {"files": dg.MetadataValue.json({w.name: {k: str(p) for k, p in w.files.items()} for w in written}),
+    redrawn = sum(not w.unchanged for w in written)
+    return {"written": redrawn, "unchanged": len(written) - redrawn,
+            "progress_note": f"{redrawn} reports written, {len(written) - redrawn} unchanged",
+            "files": dg.MetadataValue.json({w.name: {k: str(p) for k, p in w.files.items()} for w in written}),
             "not_written": dg.MetadataValue.json([f"{w.name}: {r}" for w in written for r in w.reasons]),
             "inputs_missing": dg.MetadataValue.json(sorted({n for w in written for n in w.report.data_notes}))}
 
