@@ -26,6 +26,9 @@ class Settings:
     # Past it DuckDB spills to disk instead of growing. DuckDB's own default, 80% of RAM, let the 35M-event benchmark
     # hold 7 GB; with 2GB the whole run peaked at 3.0 GiB and was no slower (docs/benchmarks.md).
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    # The operational database (approvals, alerts, the account agent's state): any SQLAlchemy URL; default SQLite
+    # under the data folder. Not the warehouse: DuckDB has one writer, approvals must not wait for a run.
+    opdb_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,6 +40,7 @@ class Settings:
             dagster_home=Path(os.environ.get("DAGSTER_HOME", data_dir / "dagster_home")).resolve(),
             dbt_target=os.environ.get("CSOPS_DBT_TARGET", "duckdb"),
             duckdb_memory_limit=os.environ.get("CSOPS_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
+            opdb_url=os.environ.get("CSOPS_OPDB_URL", f"sqlite:///{data_dir / 'ops.sqlite'}"),
         )
 
     def environment(self) -> dict[str, str]:
