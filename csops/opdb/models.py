@@ -123,6 +123,7 @@ class Alert(Base):
     # held -> open -> notified -> acknowledged / approved / rejected / expired -> executed -> closed
     status: Mapped[str] = mapped_column(String(16))
     delivery: Mapped[str | None] = mapped_column(String(16))  # notify (within the weekly budget) or digest
+    notified_week: Mapped[str | None] = mapped_column(String(10))  # ISO week of the last notification (the budget's)
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
     raised_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -132,6 +132,7 @@ def upgrade() -> None:
     sa.Column('as_of_date', sa.Date(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('delivery', sa.String(length=16), nullable=True),
+    sa.Column('notified_week', sa.String(length=10), nullable=True),
     sa.Column('plan_id', sa.Integer(), nullable=True),
     sa.Column('raised_on', sa.Date(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
