@@ -115,7 +115,7 @@ _HANDOFF_LIST = ("case when ho.account_id is null then null when not ho.has_hand
 
 def scores_as_of(con) -> date | None:
     """The data day of the churn scores (the day the agent reasons about)."""
-    row = con.execute("select max(as_of_date) from ml.churn_scores").fetchone()
+    row = con.execute("select max(as_of_date) from ml.churn_scores").fetchall()[0]
     return _to_date(row[0]) if row and row[0] is not None else None
 
 

@@ -68,7 +68,7 @@ def iso_week(day: date) -> str:
 
 
 def warehouse_day(con) -> date | None:
-    row = con.execute("select max(date_day) from marts.fct_account_daily").fetchone()
+    row = con.execute("select max(date_day) from marts.fct_account_daily").fetchall()[0]
     return row[0] if row and row[0] is not None else None
 
 
