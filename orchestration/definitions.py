@@ -12,6 +12,8 @@ def defs() -> dg.Definitions:
     (dagster-snowflake alone takes 5-7 s) in every process that loads this code location, which is every run."""
     Settings.from_env().export()  # before the modules load: they read paths and targets from it
     from orchestration.defs import jobs
+    from orchestration.defs.agent import assets as agent_assets
+    from orchestration.defs.agent import checks as agent_checks
     from orchestration.defs.ingest import assets as ingest_assets
     from orchestration.defs.ml import assets as ml_assets
     from orchestration.defs.ml import jobs as ml_jobs
@@ -19,7 +21,7 @@ def defs() -> dg.Definitions:
     from orchestration.defs.transform import checks as transform_checks
     from orchestration.defs.transform import dbt as transform_dbt
 
-    modules = [ingest_assets, transform_dbt, transform_checks, ml_assets]
+    modules = [ingest_assets, transform_dbt, transform_checks, ml_assets, agent_assets, agent_checks]
     return dg.Definitions.merge(
         dg.Definitions(
             assets=dg.load_assets_from_modules(modules),

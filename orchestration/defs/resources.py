@@ -9,6 +9,7 @@ from csops.settings import Settings
 from csops.dbt import dbt_executable
 from orchestration.lib.dbt_project import CsopsDbtCliResource, csops_dbt_project
 from orchestration.lib.landing import LandingZone
+from orchestration.lib.opdb import OperationalDatabase
 from orchestration.lib.warehouse import Warehouse
 
 
@@ -43,5 +44,9 @@ def resources() -> dg.Definitions:
                 project_dir=csops_dbt_project, target=settings.dbt_target, dbt_executable=dbt_executable()
             ),
             "warehouse": warehouse(settings),
+            # From the variable when set (it may hold a password: read when a run starts, never shown in the UI).
+            "opdb": OperationalDatabase(
+                url=dg.EnvVar("CSOPS_OPDB_URL") if os.environ.get("CSOPS_OPDB_URL") else settings.opdb_url
+            ),
         }
     )
