@@ -10,7 +10,7 @@ import sys
 from csops.settings import Settings
 
 # One module per concern; each has `register(commands)` that adds its subparsers with `handler=` defaults.
-COMMAND_MODULES = ["csops.cli.lab", "csops.cli.pipeline"]
+COMMAND_MODULES = ["csops.cli.agent", "csops.cli.lab", "csops.cli.pipeline"]
 
 
 def parser() -> argparse.ArgumentParser:
