@@ -33,15 +33,15 @@ SIGNALS: dict[str, Signal] = {s.name: s for s in [
     _s("account_name", "text", "marts.dim_accounts", "Account name."),
     _s("csm_owner", "text", "marts.dim_accounts", "The account's CSM."),
     _s("segment", "text", "marts.dim_accounts", "enterprise, mid_market or smb."),
-    _s("active_arr", "number", "marts.dim_accounts", "ARR of the contracts active on the as-of day."),
-    _s("days_to_renewal", "number", "marts.dim_accounts", "Days to the next renewal."),
-    _s("contract_status", "text", "marts.fct_account_lifecycle", "active, renewal_gap, pending_renewal, churned."),
-    _s("phase_number", "number", "marts.fct_account_lifecycle", "Journey phase (1-4, 8-11)."),
-    _s("phase_gate", "text", "marts.fct_account_lifecycle", "The gate that put the account in its phase."),
+    _s("active_arr", "number", "marts.fct_account_daily", "ARR of the contracts active on the as-of day."),
+    _s("days_to_renewal", "number", "marts.fct_account_daily", "Days to the next renewal."),
+    _s("contract_status", "text", "marts.fct_account_phase_history", "active, renewal_gap, pending_renewal, churned."),
+    _s("phase_number", "number", "marts.fct_account_phase_history", "Journey phase (1-4, 8-11)."),
+    _s("phase_gate", "text", "marts.fct_account_phase_history", "The gate that put the account in its phase."),
     _s("is_new_account", "bool", "marts.fct_account_lifecycle", "Created inside the data window (onboarding applies)."),
-    _s("last_churn_date", "date", "marts.fct_account_lifecycle", "Day of the last churn."),
+    _s("last_churn_date", "date", "marts.fct_account_lifecycle", "Day of the last churn (up to the as-of day)."),
     _s("is_winback_eligible", "bool", "marts.fct_account_lifecycle", "Churned recently after a green relationship."),
-    _s("latest_nps_score", "number", "marts.fct_account_lifecycle", "Latest NPS answer (0-10)."),
+    _s("latest_nps_score", "number", "marts.fct_account_daily", "Latest NPS answer (0-10)."),
     _s("health_score", "number", "marts.fct_account_health", "Health score on the as-of day."),
     _s("health_band", "text", "marts.fct_account_health", "green, yellow or red."),
     _s("handoff_missing_field_count", "number", "marts.fct_handoff_audit", "Handoff fields still missing."),
@@ -72,9 +72,8 @@ SIGNALS: dict[str, Signal] = {s.name: s for s in [
     _s("score_as_of_date", "date", "ml.churn_scores", "The data day the scores describe."),
 ]}
 
-# Signals whose marts keep history (a daily grain): rebuildable for any past day. The others are current only.
-DAILY_SOURCES = ("marts.fct_account_daily", "marts.fct_lean_waste", "marts.fct_account_health")
-
+# Point in time wherever the marts keep history: the daily marts on the as-of day, the phase from the phase history
+# row covering it; only the handoff audit, the account's name and owner and the win-back flag are current-only.
 _SQL = """
 with scores as (
     select c.account_id, c.as_of_date as score_as_of_date, c.probability as churn_probability,
@@ -83,13 +82,24 @@ with scores as (
            e.risk_percentile as expansion_percentile
     from ml.churn_scores c left join ml.expansion_scores e using (account_id)
 ),
+phase as (
+    select p.account_id, p.phase_number, p.phase_gate,
+           case when p.phase_number = 11 and l.last_churn_date <= $as_of then 'churned'
+                when p.phase_number = 11 then 'pending_renewal'
+                else coalesce(p.entry_contract_status, 'active') end as contract_status,
+           case when l.last_churn_date <= $as_of then l.last_churn_date end as last_churn_date
+    from marts.fct_account_phase_history p
+    left join marts.fct_account_lifecycle l using (account_id)
+    where p.valid_from_date <= $as_of and (p.valid_to_date is null or p.valid_to_date > $as_of)
+),
 universe as (
     select account_id from scores
-    union select account_id from marts.fct_account_lifecycle where contract_status = 'churned'
+    union select account_id from phase where contract_status = 'churned'
 )
-select u.account_id, a.account_name, a.csm_owner, a.segment, a.active_arr_amount as active_arr, a.days_to_renewal,
-       l.contract_status, l.phase_number, l.phase_gate, l.is_new_account, l.last_churn_date, l.is_winback_eligible,
-       l.latest_nps_score, h.health_score, h.health_band,
+select u.account_id, a.account_name, a.csm_owner, a.segment, d.active_arr, d.days_to_next_renewal as days_to_renewal,
+       case when ph.contract_status in ('churned', 'pending_renewal') or coalesce(d.active_contracts, 0) = 0
+            then ph.contract_status else 'active' end as contract_status, ph.phase_number, ph.phase_gate, l.is_new_account, ph.last_churn_date,
+       l.is_winback_eligible, d.latest_nps_score, h.health_score, h.health_band,
        ho.missing_field_count as handoff_missing_field_count,
        {handoff_list} as handoff_missing_fields,
        d.has_champion, d.has_executive_sponsor, d.champion_left_90d, d.seat_utilization, d.usage_trend_28d,
@@ -100,6 +110,7 @@ select u.account_id, a.account_name, a.csm_owner, a.segment, a.active_arr_amount
        s.expansion_band, s.expansion_percentile, s.score_as_of_date
 from universe u
 join marts.dim_accounts a using (account_id)
+left join phase ph using (account_id)
 left join marts.fct_account_lifecycle l using (account_id)
 left join scores s using (account_id)
 left join marts.fct_handoff_audit ho using (account_id)

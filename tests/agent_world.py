@@ -66,8 +66,12 @@ class World:
         table("marts.dim_accounts", [{"account_id": a, **{k: v[k] for k in (
             "account_name", "csm_owner", "segment", "active_arr_amount", "days_to_renewal")}} for a, v in rows])
         table("marts.fct_account_lifecycle", [{"account_id": a, **{k: v[k] for k in (
-            "contract_status", "phase_number", "phase_gate", "is_new_account", "last_churn_date",
-            "is_winback_eligible", "latest_nps_score")}} for a, v in rows])
+            "contract_status", "is_new_account", "last_churn_date", "is_winback_eligible")}} for a, v in rows])
+        churned = lambda v: v["contract_status"] == "churned"  # noqa: E731
+        table("marts.fct_account_phase_history", [{
+            "account_id": a, "phase_number": 11 if churned(v) else v["phase_number"],
+            "phase_gate": "churned" if churned(v) else v["phase_gate"], "entry_contract_status": v["contract_status"],
+            "valid_from_date": DAY - timedelta(days=1000), "valid_to_date": None} for a, v in rows])
         handoffs = [{"account_id": a, "has_handoff": True,
                      **{f"has_{f}": f not in v["handoff"] for f in HANDOFF_FIELDS},
                      "missing_field_count": len(v["handoff"])} for a, v in rows if v["handoff"] is not None]
@@ -76,9 +80,12 @@ class World:
         daily = []
         for a, v in rows:
             days = [self.day] + ([v["last_churn_date"] - timedelta(days=1)] if v["last_churn_date"] else [])
-            daily += [{"account_id": a, "date_day": d, **v} for d in days]
+            daily += [{"account_id": a, "date_day": d, **v, "active_arr": v["active_arr_amount"],
+                       "days_to_next_renewal": v["days_to_renewal"], "active_contracts": 0 if churned(v) else 1}
+                      for d in days]
         keep = lambda cols: [{c: r[c] for c in ("account_id", "date_day", *cols)} for r in daily]  # noqa: E731
-        table("marts.fct_account_daily", keep(("has_champion", "has_executive_sponsor", "champion_left_90d",
+        table("marts.fct_account_daily", keep(("active_arr", "days_to_next_renewal", "latest_nps_score",
+              "active_contracts", "has_champion", "has_executive_sponsor", "champion_left_90d",
               "seat_utilization", "usage_trend_28d", "first_value_date", "tenure_days", "csat_avg_90d",
               "urgent_high_tickets_90d")))
         table("marts.fct_lean_waste", keep(("unused_seats", "unused_seat_share", "unused_seat_cost_per_year",
