@@ -40,9 +40,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     reject.add_argument("--reason", required=True)
     reject.set_defaults(handler=_alerts_reject)
     evaluate = commands.add_parser("eval-agent", help="measure the agent on a generated set with hidden truth")
-    evaluate.add_argument("--accounts", type=int, default=400)
+    evaluate.add_argument("--accounts", type=int, default=300)
     evaluate.add_argument("--months", type=int, default=18)
     evaluate.add_argument("--seed", type=int, default=3)
+    evaluate.add_argument("--weeks", type=int, default=40, help="weekly ticks replayed (default %(default)s)")
     evaluate.add_argument("--work", default=None, help="folder for the generated set (default: a temp folder)")
     evaluate.set_defaults(handler=_eval_command)
 
