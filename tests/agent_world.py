@@ -96,3 +96,12 @@ class World:
         table("marts.fct_revenue_events", events or [{"account_id": "none", "event_type": "new",
               "event_date": DAY, "price_change_arr_amount": 0.0}])
         return con
+
+
+def tick(world: World, session, day: date | None = None, **options):
+    """One agent tick on the world (rewritten for `day`), committed."""
+    from actions.tick import run_tick
+
+    result = run_tick(world.write(day), session, **options)
+    session.commit()
+    return result

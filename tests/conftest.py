@@ -106,3 +106,12 @@ def opdb_url(request, tmp_path) -> str:
         connection.execute(text(f"CREATE DATABASE {database}"))
     admin.dispose()
     return server.rsplit("/", 1)[0] + f"/{database}"
+
+
+@pytest.fixture
+def session(tmp_path):
+    """A session on a fresh SQLite operational database (the account agent's unit tests)."""
+    from csops.opdb import open_opdb, sessions
+
+    with sessions(open_opdb(f"sqlite:///{tmp_path / 'ops.sqlite'}"))() as session:
+        yield session

@@ -6,30 +6,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from agent_world import DAY, HIGH_RISK, World
+from agent_world import DAY, HIGH_RISK, World, tick
 from sqlalchemy import select
 
 from actions import lifecycle
 from actions.policy import load_policy
 from actions.signals import verify_evidence
 from actions.tick import run_tick
-from csops.opdb import open_opdb, sessions
 from csops.opdb.models import Action, Alert, AlertEvent, EmailDraft, Plan, PlanTask
 
 RENEWAL_RISK = {**HIGH_RISK, "days_to_renewal": 60}  # both the business review and the mitigation plan trigger
 
 
-@pytest.fixture
-def session(tmp_path):
-    engine = open_opdb(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    with sessions(engine)() as session:
-        yield session
-
-
-def tick(world: World, session, day=None, **options):
-    result = run_tick(world.write(day), session, **options)
-    session.commit()
-    return result
 
 
 def alerts(session, kind: str | None = None) -> list[Alert]:

@@ -6,26 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from agent_world import CRITICAL, DAY, HIGH_RISK, World
+from agent_world import CRITICAL, DAY, HIGH_RISK, World, tick
 from sqlalchemy import inspect, select
 
-from actions.tick import run_tick
 from csops.opdb import open_opdb, sessions
 from csops.opdb.models import AccountState, Action, Alert, AlertEvent, Plan, Postmortem, StateTransition, metadata
 
 
-@pytest.fixture
-def session(tmp_path):
-    engine = open_opdb(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    with sessions(engine)() as session:
-        yield session
-
-
-def tick(world: World, session, day=None, **options):
-    con = world.write(day)
-    result = run_tick(con, session, **options)
-    session.commit()
-    return result
 
 
 def state(session, account: str) -> AccountState:

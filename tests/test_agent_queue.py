@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from agent_world import DAY, World
+from agent_world import DAY, World, tick
 from sqlalchemy import select
 
 from actions.lift import playbook_lift
@@ -15,23 +15,11 @@ from actions.playbook import PLAYBOOK_DIR, PlaybookError, load_playbook, load_pl
 from actions.policy import load_policy
 from actions.summary import top_of_queue
 from actions.tick import run_tick
-from csops.opdb import open_opdb, sessions
 from csops.opdb.models import Action, HoldoutAssignment
 
 PROMOTER = {"latest_nps_score": 10.0, "health_band": "green"}  # triggers the reference request
 
 
-@pytest.fixture
-def session(tmp_path):
-    engine = open_opdb(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    with sessions(engine)() as session:
-        yield session
-
-
-def tick(world, session, day=None, **options):
-    result = run_tick(world.write(day), session, **options)
-    session.commit()
-    return result
 
 
 def requests(session) -> list[Action]:
