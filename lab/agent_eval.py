@@ -172,15 +172,17 @@ def alert_figures(bt: Backtest, truth: pd.DataFrame, end: date, out_of_sample_fr
     return figures
 
 
-def handoff_figures(session, truth: pd.DataFrame) -> dict:
-    """The agent's missing handoff fields (its state after the last tick) vs the fields the generator left out."""
+def handoff_figures(session, truth: pd.DataFrame, audited: set[str] | None = None) -> dict:
+    """The agent's missing handoff fields (its state after the last tick) vs the fields the generator left out; with
+    `audited`, only on those accounts (the ones the handoff-audit mart covers)."""
     from sqlalchemy import select
 
     from actions.signals import HANDOFF_FIELDS
     from csops.opdb.models import AccountState
 
     states = {s.account_id: s for s in session.scalars(select(AccountState))}
-    scope = [a for a in truth["account_id"].unique() if a in states and states[a].stage != "post_mortem"]
+    scope = [a for a in truth["account_id"].unique() if a in states and states[a].stage != "post_mortem"
+             and (audited is None or a in audited)]
     truth_missing = {(r.account_id, r.field) for r in truth.itertuples() if not r.present and r.account_id in scope}
     found = set()
     for account in scope:
@@ -234,7 +236,9 @@ def evaluate(warehouse: Path, truth_dir: Path, work: Path, weeks: int, say) -> d
         registry = Registry(models_dir())
         models = {task: registry.champion(task) or "baseline:health_score" for task in ("churn", "expansion")}
         with sessions(open_opdb(url))() as session:
-            figures["handoff_audit"] = handoff_figures(session, handoffs)
+            audited = {r[0] for r in con.execute("select account_id from marts.fct_handoff_audit").fetchall()}
+            figures["handoff_audit_all_new_logos"] = handoff_figures(session, handoffs)
+            figures["handoff_audit_audited_accounts"] = handoff_figures(session, handoffs, audited)
             # the backtest's last tick ran on the as-of day: a second tick on the same data must change nothing
             rerun = run_tick(con, session, as_of=end, today=end)
             figures["last_tick_rerun_changes"] = rerun.transitions + rerun.alerts_raised + rerun.actions_created

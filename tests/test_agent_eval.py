@@ -59,4 +59,6 @@ def test_handoff_precision_and_recall_compare_the_agent_s_missing_fields_with_th
                                                       ("N1", "pain_points", True), ("N2", "champion", False)]])
         figures = handoff_figures(session, planned)
     # found champion (true) and use_cases (planned present: a false positive); pain_points missed
+        only_n2 = handoff_figures(session, planned, audited={"N2"})
     assert figures == {"accounts": 2, "truly_missing": 2, "found_missing": 2, "precision": 0.5, "recall": 0.5}
+    assert only_n2 == {"accounts": 1, "truly_missing": 0, "found_missing": 0, "precision": None, "recall": None}
