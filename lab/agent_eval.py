@@ -36,6 +36,7 @@ class Backtest:
     ticks: list[date] = field(default_factory=list)
     active: list[tuple] = field(default_factory=list)  # (day, account, kind, severity) after each tick
     criticals: list[tuple] = field(default_factory=list)  # (day, account) a critical alert was raised or escalated
+    scored: list[tuple] = field(default_factory=list)  # (day, account) every account scored at each tick
     notified: list[tuple] = field(default_factory=list)  # (day, owner, delivery)
     evidence_checked: int = 0
     evidence_problems: list[str] = field(default_factory=list)
@@ -86,6 +87,7 @@ def backtest(con, opdb_url: str, days: list[date], say) -> Backtest:
     out, last_event = Backtest(), 0
     for day in days:
         frame = build_feature_frame(con, [day])
+        out.scored += [(day, str(a)) for a in frame["account_id"]]
         for task in ("churn", "expansion"):
             run = pipeline.score_task(con, task, cfg, registry, frame=frame, as_of=day)
             pipeline.write_table(con, run.scores, pipeline.scores_table(task))
@@ -155,6 +157,8 @@ def alert_figures(bt: Backtest, truth: pd.DataFrame, end: date, out_of_sample_fr
     notified = [v[0] for v in per_owner_week.values()]
     figures = {
         "precision_all_ticks": precision(bt.criticals),
+        # the same share over every scored account and tick: what alerting at random would reach
+        "base_rate_all_ticks": precision(bt.scored)["precision"],
         "recall_churn_risk_alerts": recall(("churn_risk",)),
         "recall_any_alert": recall(None),
         "alerts_per_owner_per_week": {

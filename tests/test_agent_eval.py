@@ -21,12 +21,14 @@ def truth(rows: list[tuple]) -> pd.DataFrame:
 
 def test_precision_counts_critical_alerts_followed_by_churn_or_contraction_within_90_days():
     bt = Backtest(ticks=[D0, D0 + timedelta(days=7)],
-                  criticals=[(D0, "A"), (D0, "B"), (D0, "C"), (D0 + timedelta(days=7), "D")])
+                  criticals=[(D0, "A"), (D0, "B"), (D0, "C"), (D0 + timedelta(days=7), "D")],
+                  scored=[(D0, a) for a in "ABCDEF"])
     accounts = truth([("A", D0 + timedelta(days=30), []), ("B", None, [D0 + timedelta(days=80)]),
                       ("C", D0 + timedelta(days=120), []), ("D", None, [])])
     figures = alert_figures(bt, accounts, end=D0 + timedelta(days=95), out_of_sample_from=D0)
     # D's outcome window ends after the data: not counted; C churns too late: a false alarm
     assert figures["precision_all_ticks"] == {"critical_alerts": 3, "true": 2, "precision": 0.667}
+    assert figures["base_rate_all_ticks"] == round(2 / 6, 3)
     assert figures["precision_out_of_sample"]["critical_alerts"] == 0
 
 
