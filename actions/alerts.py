@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from actions.lifecycle import ACTIVE, AGENT, DECIDED, move
 from actions.playbook import RISK_KINDS, SEVERITIES, Playbook
-from csops.opdb.models import Action, Alert, Plan
+from csops.opdb.models import Action, Alert, AlertEvent, Plan
 
 # Signals every alert carries besides its playbooks' triggers: the model's view and the data's day.
 CONTEXT_SIGNALS = ("churn_probability", "churn_band", "churn_reasons", "score_as_of_date", "active_arr",
@@ -90,8 +90,6 @@ def raise_alerts(tick, signals: list[dict]) -> None:
                 tick.session.add(alert)
                 tick.session.flush()
                 tick.alerts[key] = alert
-                from csops.opdb.models import AlertEvent
-
                 tick.session.add(AlertEvent(alert_id=alert.id, from_status=None, to_status=alert.status, by=AGENT,
                                             at=tick.now, note=f"{severity} {kind}: {pick.title}"
                                             + (f" (held: inputs {age} days old)" if stale else "")))

@@ -10,7 +10,7 @@ Decisions are made in the operational database only, so they never wait for a pi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,8 +44,6 @@ class Outcome:
 
 
 def utcnow() -> datetime:
-    from datetime import UTC
-
     return datetime.now(UTC).replace(tzinfo=None)
 
 

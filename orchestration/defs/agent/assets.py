@@ -43,8 +43,7 @@ def _store(con, warehouse: Warehouse, written: dict[str, int], log) -> dict:
 def account_state(context: dg.AssetExecutionContext, duckdb: DuckDBResource, opdb: OperationalDatabase,
                   warehouse: Warehouse) -> dg.MaterializeResult:
     with duckdb.get_connection() as con, opdb.session() as session:
-        warehouse.fetch_tables(con, ["ml.churn_scores", "ml.expansion_scores", *publish.INPUT_TABLES],
-                               context.run_id, context.log.info)
+        warehouse.fetch_tables(con, publish.INPUT_TABLES, context.run_id, context.log.info)
         result = run_tick(con, session)
         session.commit()
         metadata = _store(con, warehouse, publish.write(con, session, "account_state"), context.log.info)
