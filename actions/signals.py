@@ -154,11 +154,12 @@ def _plain(value, kind: str):
     return str(value)
 
 
-def load_signals(con, as_of: date | None = None) -> tuple[date, list[dict]]:
-    """(as-of day, one dict of plain signal values per account): every scored account and every churned one."""
+def load_signals(con, as_of: date | None = None) -> tuple[date | None, list[dict]]:
+    """(as-of day, one dict of plain signal values per account): every scored account and every churned one.
+    (None, []) when nothing is scored yet."""
     as_of = as_of or scores_as_of(con)
     if as_of is None:
-        raise ValueError("ml.churn_scores is empty: score the accounts before the agent runs")
+        return None, []
     frame = con.execute(_SQL.format(handoff_list=_HANDOFF_LIST), {"as_of": as_of}).df()
     rows = []
     for record in frame.to_dict("records"):

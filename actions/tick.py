@@ -36,8 +36,9 @@ OPEN_PLANS = ("pending", "active", "approved")
 
 @dataclass
 class TickResult:
-    as_of: date
-    today: date
+    as_of: date | None
+    today: date | None
+    note: str = ""  # why the tick did nothing, when it did nothing
     accounts: int = 0
     transitions: int = 0
     plans_proposed: int = 0
@@ -58,6 +59,7 @@ class TickResult:
     def as_metadata(self) -> dict:
         data = asdict(self)
         data["as_of"], data["today"] = str(self.as_of), str(self.today)
+        data["note"] = self.note or "none"
         data["held_accounts"] = ", ".join(self.held_accounts[:20]) or "none"
         return data
 
@@ -338,6 +340,8 @@ def run_tick(con, session: Session, policy: Policy | None = None, playbooks: dic
     policy = policy or load_policy()
     playbooks = playbooks or load_playbooks()
     as_of, signals = load_signals(con, as_of)
+    if as_of is None:
+        return TickResult(as_of=None, today=today, note="no account is scored yet (ml.churn_scores is empty)")
     today = today or warehouse_day(con) or as_of
     tick = Tick(con, session, policy, playbooks, as_of, today, now or lifecycle.utcnow())
     tick.result.plans_expired = lifecycle.expire_due(session, today, tick.now)

@@ -9,6 +9,7 @@ import pytest
 from agent_world import CRITICAL, DAY, HIGH_RISK, World, tick
 from sqlalchemy import inspect, select
 
+from actions.tick import run_tick
 from csops.opdb import open_opdb, sessions
 from csops.opdb.models import AccountState, Action, Alert, AlertEvent, Plan, Postmortem, StateTransition, metadata
 
@@ -137,3 +138,12 @@ def test_rerunning_a_tick_on_unchanged_data_changes_nothing(opdb_url):
     assert _snapshot(engine) == before
     assert again.transitions == again.alerts_raised == again.actions_created == again.plans_proposed == 0
     assert set(inspect(engine).get_table_names()) >= set(metadata.tables)
+
+
+def test_a_tick_before_any_score_does_nothing_and_says_why(session):
+    world = World().add("A1")
+    con = world.write()
+    con.execute("delete from ml.churn_scores")
+    result = run_tick(con, session)
+    assert result.accounts == 0 and "ml.churn_scores is empty" in result.note
+    assert session.scalars(select(AccountState)).all() == []
