@@ -1,7 +1,13 @@
 """The account agent in the real main job on a small generated warehouse: its assets run after the scores, its
-blocking checks pass, BI's `agent` tables are published, and a second tick on the same data changes nothing."""
+blocking checks pass, BI's `agent` tables are published, an approval goes through while a second run writes the
+warehouse, and a tick on the same data changes nothing."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
 
 import dagster as dg
 import duckdb
@@ -10,8 +16,18 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration.run import failed_checks, run_pipeline
 
+CLI = "import sys; from csops.cli import main; sys.exit(main())"
 AGENT_ASSETS = {"agent/account_state", "agent/state_transitions", "agent/actions", "agent/alerts",
                 "agent/postmortems"}
+
+
+def _locked(path) -> bool:
+    """True while another process holds the DuckDB file (any connection from here then fails)."""
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.IOException:
+        return True
+    return False
 
 
 @pytest.fixture
@@ -56,8 +72,32 @@ def test_the_main_job_runs_the_agent_after_the_scores_with_its_gates_passing(age
             con.execute(f"select count(*) from agent.{table}").fetchall()
         assert con.execute("select count(*) from agent.actions where status = 'queued'").fetchall()[0][0] > 0
 
+    # A second run of the main job holds the warehouse while a person approves an alert from the CLI.
+    from sqlalchemy import select
+
+    from csops.opdb import open_opdb, sessions
+    from csops.opdb.models import Alert
+
+    with sessions(open_opdb(agent_env.opdb_url))() as session:
+        alert = session.scalars(select(Alert).where(Alert.status == "notified").order_by(Alert.id)).first()
+    run = subprocess.Popen([sys.executable, "-c", CLI, "run"], env=os.environ.copy(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not _locked(agent_env.duckdb_path):
+            assert run.poll() is None and time.monotonic() < deadline, "the run never took the warehouse"
+            time.sleep(0.2)
+        approved = subprocess.run([sys.executable, "-c", CLI, "alerts", "approve", str(alert.id), "--by", "maria"],
+                                  env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+        assert run.poll() is None  # the run was still going when the approval was stored
+        assert approved.returncode == 0, approved.stderr
+        assert "approved by maria and executed" in approved.stdout
+    finally:
+        assert run.wait(timeout=900) == 0  # the run finishes too, and its tick closes the executed alert
+    with sessions(open_opdb(agent_env.opdb_url))() as session:
+        assert session.get(Alert, alert.id).status == "closed"
+
     # The daily tick again on the same data: nothing in the operational database changes.
-    from csops.opdb import open_opdb
     from csops.opdb.models import metadata
     from orchestration.defs.agent import assets
     from orchestration.lib.opdb import OperationalDatabase
