@@ -13,6 +13,7 @@ from actions import lifecycle
 from actions.policy import load_policy
 from actions.signals import verify_evidence
 from actions.tick import run_tick
+from csops.opdb import open_opdb, sessions
 from csops.opdb.models import Action, Alert, AlertEvent, EmailDraft, Plan, PlanTask
 
 RENEWAL_RISK = {**HIGH_RISK, "days_to_renewal": 60}  # both the business review and the mitigation plan trigger
@@ -140,3 +141,20 @@ def test_every_alert_s_evidence_is_rebuilt_from_the_marts_and_a_tampered_figure_
     assert len(rows) >= 3 and verify_evidence(con, rows) == []
     rows[0]["evidence"] = {"signals": {**rows[0]["evidence"]["signals"], "churn_probability": 0.99}}
     assert "churn_probability is 0.99 in the alert" in verify_evidence(con, rows)[0]
+
+
+def test_decisions_and_re_planning_work_the_same_on_sqlite_and_postgresql(opdb_url):
+    engine = open_opdb(opdb_url)
+    world = World().add("R1", **RENEWAL_RISK).add("X1", churn_probability=0.9, churn_band="high",
+                                                  churn_percentile=0.99)
+    policy = load_policy().replace(holdout_share=0.0)
+    with sessions(engine)() as session:
+        tick(world, session, policy=policy)
+        review, save = (session.scalars(select(Alert).where(Alert.account_id == a)).one() for a in ("R1", "X1"))
+        assert lifecycle.approve(session, save.id, by="maria").changed
+        assert lifecycle.reject(session, review.id, by="maria", reason="sponsor on leave").changed
+        session.commit()
+        tick(world, session, day=DAY + timedelta(days=1), policy=policy)
+        assert [a.playbook for a in alerts(session, "churn_risk") if a.account_id == "R1"] == [
+            "executive_business_review", "risk_mitigation_plan"]
+        assert session.scalars(select(EmailDraft)).one().account_id == "X1"
