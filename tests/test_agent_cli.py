@@ -67,6 +67,8 @@ def test_alerts_list_show_approve_twice_and_reject_with_clear_errors(opdb, capsy
     assert main(["alerts", "show", str(risky)]) == 0
     out = capsys.readouterr().out
     assert "needs approval" in out and "churn_probability: 0.35" in out and "open -> notified  by agent" in out
+    assert main(["alerts", "ack", str(risky), "--by", "maria"]) == 0
+    assert "acknowledged by maria" in capsys.readouterr().out
     assert main(["alerts", "approve", str(risky), "--by", "maria", "--note", "ok"]) == 0
     assert "approved by maria and executed" in capsys.readouterr().out
     assert main(["alerts", "approve", str(risky), "--by", "maria"]) == 0

@@ -1,4 +1,4 @@
-"""Account agent commands: `account`, `queue`, `alerts list|show|approve|reject`, and `eval-agent` (lab).
+"""Account agent commands: `account`, `queue`, `alerts list|show|ack|approve|reject`, and `eval-agent` (lab).
 
 They read and write the operational database only (`CSOPS_OPDB_URL`, default SQLite under the data folder), never
 the DuckDB warehouse, so a decision goes through while a pipeline run holds the warehouse."""
@@ -20,7 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     queue.add_argument("--owner", default=None, help="one owner's queue")
     queue.add_argument("--limit", type=int, default=20)
     queue.set_defaults(handler=_queue_command)
-    alerts = commands.add_parser("alerts", help="risk alerts: list, show, approve or reject")
+    alerts = commands.add_parser("alerts", help="risk alerts: list, show, ack, approve or reject")
     verbs = alerts.add_subparsers(dest="verb", required=True, metavar="VERB")
     listing = verbs.add_parser("list", help="active alerts (all with --all)")
     listing.add_argument("--owner", default=None)
@@ -29,6 +29,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     show = verbs.add_parser("show", help="an alert with its evidence, plan and lifecycle")
     show.add_argument("alert_id", type=int)
     show.set_defaults(handler=_alerts_show)
+    ack = verbs.add_parser("ack", help="acknowledge an alert (seen, decision to follow)")
+    ack.add_argument("alert_id", type=int)
+    ack.add_argument("--by", required=True, help="who acknowledges")
+    ack.add_argument("--note", default=None)
+    ack.set_defaults(handler=_alerts_ack)
     approve = verbs.add_parser("approve", help="approve the alert's plan: creates its tasks and email draft")
     approve.add_argument("alert_id", type=int)
     approve.add_argument("--by", required=True, help="who decides")
@@ -177,6 +182,12 @@ def _decide(settings: Settings, decide) -> int:
         session.commit()
     print(outcome.message)
     return 0
+
+
+def _alerts_ack(args: argparse.Namespace, settings: Settings) -> int:
+    from actions.lifecycle import acknowledge
+
+    return _decide(settings, lambda session: acknowledge(session, args.alert_id, args.by, args.note))
 
 
 def _alerts_approve(args: argparse.Namespace, settings: Settings) -> int:
