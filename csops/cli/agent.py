@@ -29,21 +29,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     show = verbs.add_parser("show", help="an alert with its evidence, plan and lifecycle")
     show.add_argument("alert_id", type=int)
     show.set_defaults(handler=_alerts_show)
-    ack = verbs.add_parser("ack", help="acknowledge an alert (seen, decision to follow)")
-    ack.add_argument("alert_id", type=int)
-    ack.add_argument("--by", required=True, help="who acknowledges")
-    ack.add_argument("--note", default=None)
-    ack.set_defaults(handler=_alerts_ack)
-    approve = verbs.add_parser("approve", help="approve the alert's plan: creates its tasks and email draft")
-    approve.add_argument("alert_id", type=int)
-    approve.add_argument("--by", required=True, help="who decides")
-    approve.add_argument("--note", default=None)
-    approve.set_defaults(handler=_alerts_approve)
-    reject = verbs.add_parser("reject", help="reject the alert's plan; the next run re-plans")
-    reject.add_argument("alert_id", type=int)
-    reject.add_argument("--by", required=True, help="who decides")
-    reject.add_argument("--reason", required=True)
-    reject.set_defaults(handler=_alerts_reject)
+    for verb, text, handler in (
+        ("ack", "acknowledge an alert (seen, a decision will follow)", _alerts_ack),
+        ("approve", "approve the alert's plan: creates its tasks and email draft", _alerts_approve),
+        ("reject", "reject the alert's plan with --reason; the next run re-plans", _alerts_reject),
+    ):
+        decision = verbs.add_parser(verb, help=text)
+        decision.add_argument("alert_id", type=int)
+        decision.add_argument("--by", required=True, help="who decides")
+        if verb == "reject":
+            decision.add_argument("--reason", required=True)
+        else:
+            decision.add_argument("--note", default=None)
+        decision.set_defaults(handler=handler)
     evaluate = commands.add_parser("eval-agent", help="measure the agent on a generated set with hidden truth")
     evaluate.add_argument("--accounts", type=int, default=300)
     evaluate.add_argument("--months", type=int, default=18)
