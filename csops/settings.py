@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Past it DuckDB spills to disk instead of growing. DuckDB's own default, 80% of RAM, let the 35M-event benchmark
     # hold 7 GB; with 2GB the whole run peaked at 3.0 GiB and was no slower (docs/benchmarks.md).
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    # The operational database (approvals, alerts, the account agent's state): any SQLAlchemy URL; default SQLite
+    # under the data folder. Not the warehouse: DuckDB has one writer, approvals must not wait for a run.
+    opdb_url: str | None = None
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
@@ -48,6 +51,8 @@ class Settings(BaseSettings):
         object.__setattr__(self, "models_dir", self.models_dir.resolve())
         for name, default in defaults.items():
             object.__setattr__(self, name, Path(getattr(self, name) or default).resolve())
+        if self.opdb_url is None:
+            object.__setattr__(self, "opdb_url", f"sqlite:///{data_dir / 'ops.sqlite'}")
         if self.dbt_target not in ("duckdb", "snowflake"):
             raise ValueError(f"CSOPS_DBT_TARGET must be duckdb or snowflake, not {self.dbt_target!r}")
         return self

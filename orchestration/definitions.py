@@ -13,6 +13,8 @@ def defs() -> dg.Definitions:
     Settings.from_env().export()  # before the modules load: they read paths and targets from it
     from orchestration.defs import jobs
     from orchestration.defs.briefs import assets as briefs_assets
+    from orchestration.defs.agent import assets as agent_assets
+    from orchestration.defs.agent import checks as agent_checks
     from orchestration.defs.ingest import assets as ingest_assets
     from orchestration.defs.ml import assets as ml_assets
     from orchestration.defs.ml import checks as ml_checks
@@ -22,7 +24,8 @@ def defs() -> dg.Definitions:
     from orchestration.defs.transform import checks as transform_checks
     from orchestration.defs.transform import dbt as transform_dbt
 
-    modules = [ingest_assets, transform_dbt, transform_checks, ml_assets, ml_checks, briefs_assets, reports_assets]
+    modules = [ingest_assets, transform_dbt, transform_checks, ml_assets, ml_checks, agent_assets, agent_checks,
+               briefs_assets, reports_assets]
     return dg.Definitions.merge(
         dg.Definitions(
             assets=dg.load_assets_from_modules(modules),

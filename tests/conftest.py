@@ -91,3 +91,77 @@ def scored_warehouse(built_warehouse, tmp_path_factory) -> tuple[Path, Path]:
                                 resources={"duckdb": DuckDBResource(database=str(db)), "warehouse": Warehouse()})
     assert result.success
     return db, models
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory) -> str:
+    """A real PostgreSQL server (Debian's package) for this session, on 127.0.0.1 and a free port. initdb and postgres
+    refuse to run as root, so they run as the `postgres` user in a temp folder that user owns. Missing: the test fails."""
+    import glob
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not binaries or shutil.which("runuser") is None:
+        pytest.fail("PostgreSQL is not installed: `apt-get install -y postgresql` (the opdb tests need a real server)")
+    bindir = Path(binaries[-1]).parent
+    root = tmp_path_factory.mktemp("postgres")
+    data = root / "data"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(root, "postgres")
+        root.chmod(0o700)
+        root.parent.chmod(root.parent.stat().st_mode | 0o011)  # let the postgres user traverse to its folder
+        for parent in root.parents:
+            if parent == Path(parent.anchor):
+                break
+            parent.chmod(parent.stat().st_mode | 0o001)
+    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "csops", "--auth=trust",
+                    "--no-sync", "-E", "UTF8"], check=True, capture_output=True)
+    options = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off"
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"),
+                    "-w", "start"], check=True, capture_output=True)
+    try:
+        for _ in range(50):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        subprocess.run([*as_postgres, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "csops",
+                        "csops_test"], check=True, capture_output=True)
+        yield f"postgresql+psycopg://csops@127.0.0.1:{port}/csops_test"
+    finally:
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def opdb_url(request, tmp_path) -> str:
+    """An empty operational database on each backend: a SQLite file, or a fresh schema on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    server = request.getfixturevalue("postgres_url")
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {database}"))
+    admin.dispose()
+    return server.rsplit("/", 1)[0] + f"/{database}"
+
+
+@pytest.fixture
+def session(tmp_path):
+    """A session on a fresh SQLite operational database (the account agent's unit tests)."""
+    from csops.opdb import open_opdb, sessions
+
+    with sessions(open_opdb(f"sqlite:///{tmp_path / 'ops.sqlite'}"))() as session:
+        yield session

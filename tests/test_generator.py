@@ -152,7 +152,7 @@ def test_layout_one_batch_per_month(main_ds):
         by_mtime = sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name))
         assert [p.name for p in by_mtime if BATCH_RE.match(p.name)] == names
     for name in ("accounts.parquet", "renewals.parquet", "defects.json", "text_flags.parquet", "events.parquet",
-                 "contracts.parquet"):
+                 "contracts.parquet", "handoffs.parquet"):
         assert (out / "_truth" / name).exists(), name
     assert (out / "_truth" / "state_daily.parquet").exists() or (out / "_truth" / "state_weekly.parquet").exists()
 

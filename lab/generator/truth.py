@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 
 from .accounts import ARCHETYPES, SEGMENTS, Accounts
 from .contracts import OUTCOMES, PRODUCTS, contract_ids
+from .handoffs import FIELDS as HANDOFF_FIELDS
 from .handoffs import HandoffPlan
 from .state import EV, EVENT_TYPES, SimResult
 from .timegrid import REGIONS, Calendar
@@ -155,6 +156,15 @@ def write_truth(out: Path, acc: Accounts, cal: Calendar, sim: SimResult, hp: Han
         "health_at_end": pa.array(sim.health[last].astype(np.float64)),
     })
     pq.write_table(accounts, tdir / "accounts.parquet", **opts)
+
+    # the new-logo handoffs as planned: which fields sales filled in (what the handoff audit should find missing)
+    k = len(hp.acc)
+    handoff_truth = pa.table({
+        "account_id": acc.ids.take(pa.array(np.repeat(hp.acc, len(HANDOFF_FIELDS)).astype(np.int64))),
+        "field": pa.array(list(HANDOFF_FIELDS) * k, pa.string()),
+        "present": pa.array(hp.present.reshape(-1)),
+    })
+    pq.write_table(handoff_truth, tdir / "handoffs.parquet", **opts)
 
     # hidden state, daily or weekly
     f0, D = cal.first_day, cal.n_days

@@ -11,6 +11,7 @@ from delivery.briefs.policy import BriefPolicy
 from orchestration.lib.brief_writer import BriefWriterResource
 from orchestration.lib.dbt_project import CsopsDbtCliResource, csops_dbt_project
 from orchestration.lib.landing import LandingZone
+from orchestration.lib.opdb import OperationalDatabase
 from orchestration.lib.warehouse import Warehouse
 
 
@@ -54,5 +55,9 @@ def resources() -> dg.Definitions:
             ),
             "warehouse": warehouse(settings),
             "brief_writer": brief_writer(),
+            # From the variable when set (it may hold a password: read when a run starts, never shown in the UI).
+            "opdb": OperationalDatabase(
+                url=dg.EnvVar("CSOPS_OPDB_URL") if os.environ.get("CSOPS_OPDB_URL") else settings.opdb_url
+            ),
         }
     )
