@@ -46,6 +46,8 @@ def write(con, session: Session, group: str) -> dict[str, int]:
         data = frame(session, model)  # noqa: F841 (read by DuckDB by name)
         con.execute(f"create or replace table {table} as select * from data")
         written[table] = len(data)
+    if group == "actions":  # what BI tools and reports call the queue: the actions ranked within capacity
+        con.execute("create or replace view agent.queue as select * from agent.actions where status = 'queued'")
     return written
 
 

@@ -212,8 +212,8 @@ def test_reports_say_which_optional_inputs_are_missing_and_read_them_when_presen
                     "('X2', 'csm_b', 'send the plan')) t(account_id, owner, action)", [picked["new"]])
         con.execute("CREATE TABLE agent.alerts AS SELECT * FROM (VALUES ('X1', 'csm_a', 'save_play'), "
                     "('X2', 'csm_a', NULL), ('X3', 'csm_b', 'adoption')) t(account_id, owner, playbook)")
-        con.execute("CREATE TABLE agent.playbook_lift AS SELECT * FROM (VALUES ('save_play', 0.12, 0.03, 0.21)) "
-                    "t(playbook, lift, lift_low, lift_high)")
+        con.execute("CREATE TABLE agent.playbook_lift AS SELECT * FROM (VALUES ('save_play', 'renewed', 0.12, 0.03, "
+                    "0.21)) t(playbook, metric, lift, ci_low, ci_high)")
         # as the briefs step stores them: the flagged renewal brief is skipped, the success plan is used
         brief = {"title": "Success plan", "sections": [
             {"heading": "Goals", "facts": [{"text": "Two goals were agreed.", "fact_ids": ["f1"]}],

@@ -113,7 +113,32 @@ def print_summary(settings: Settings, tables_built: bool) -> int:
             print(format_highlights(con))
         except duckdb.CatalogException:
             print("The marts are not built yet (a check failed or dbt did not run): no highlights.")
+        print(format_action_layer(settings, con))
     return 0
+
+
+def format_action_layer(settings: Settings, con, top: int = 5) -> str:
+    """What the account agent and delivery left for people: the top of the queue, the alerts, briefs and reports."""
+    from actions.summary import alert_counts, top_of_queue
+    from csops.opdb import open_opdb, sessions
+    from delivery.briefs.store import summary as briefs_summary
+
+    lines = [f"Top {top} of the next-best-action queue (by expected value; `csops queue` lists it)"]
+    with sessions(open_opdb(settings.opdb_url))() as session:
+        queue, alerts = top_of_queue(session, top), alert_counts(session)
+    lines += [f"  {row['account_id']} -> {row['owner']}: {row['title']} (expected value {row['expected_value']:,.0f}, "
+              f"due {row['due_on']})" for row in queue] or ["  empty"]
+    lines.append(f"Alerts: {alerts['raised']} raised ({alerts['digest']} into digests over the weekly budget), "
+                 f"{alerts['held']} held back on stale data (`csops alerts list`)")
+    briefs = dict(briefs_summary(con))
+    lines.append(f"Briefs and plan drafts: {briefs.get('briefs written', briefs.get('briefs', 'none'))} in "
+                 f"delivery.briefs, {briefs.get('briefs flagged', '0')} flagged")
+    reports = settings.reports_dir
+    if (reports / "portfolio.html").exists():
+        decks = len(list((reports / "accounts").glob("*.pptx")))
+        lines.append(f"Reports: {decks} QBR decks with HTML and PDF in {reports / 'accounts'}, the portfolio report in "
+                     f"{reports / 'portfolio.html'}")
+    return "\n".join(lines)
 
 
 def _ui_command(args: argparse.Namespace, settings: Settings) -> int:

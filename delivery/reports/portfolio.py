@@ -229,8 +229,8 @@ def _agent(con, report: Report) -> Section:
         section.bullets.append(f"Load per owner {load.reason()}.")
         report.data_notes.append(f"agent load per owner: {load.reason()}")
     if lift.ok:
-        section.table = Table(["playbook", "lift", "interval"],
-                              [[str(r.playbook), f"{r.lift:+.3f}", f"[{r.lift_low:+.3f}, {r.lift_high:+.3f}]"]
+        section.table = Table(["playbook", "outcome", "lift", "interval"],
+                              [[str(r.playbook), str(r.metric), f"{r.lift:+.3f}", f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"]
                                for r in lift.frame.itertuples()])
     else:
         section.bullets.append(f"Playbook lift {lift.reason()}.")

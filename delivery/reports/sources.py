@@ -14,14 +14,14 @@ import pandas as pd
 
 # logical name -> schema.table. Names as the action layer's design announces them; connect the final ones here.
 TABLES = {
-    "queue": "agent.queue",  # next-best-action queue: one row per queued action
+    "queue": "agent.queue",  # next-best-action queue: the agent's actions ranked within their owner's capacity
     "alerts": "agent.alerts",  # risk alerts sent or waiting
     "playbook_lift": "agent.playbook_lift",  # measured lift per playbook, with its interval
     "briefs": "delivery.briefs",  # the briefs step's table: one row per account and kind, the latest
 }
 QUEUE_COLUMNS = ("account_id", "owner")
 ALERT_COLUMNS = ("account_id", "owner")
-LIFT_COLUMNS = ("playbook", "lift", "lift_low", "lift_high")
+LIFT_COLUMNS = ("playbook", "metric", "lift", "ci_low", "ci_high")
 BRIEF_COLUMNS = ("account_id", "kind", "brief_json", "flagged", "generated_at")
 # The brief whose first section summarises an account for a QBR, in order of preference; a brief its guardrails
 # flagged is never used.
@@ -83,7 +83,7 @@ def owner_load(con) -> Read:
 
 def playbook_lift(con) -> Read:
     return _read(con, "playbook_lift", LIFT_COLUMNS,
-                 f"SELECT {', '.join(LIFT_COLUMNS)} FROM {{table}} ORDER BY lift DESC")
+                 f"SELECT {', '.join(LIFT_COLUMNS)} FROM {{table}} WHERE lift IS NOT NULL ORDER BY lift DESC")
 
 
 def risks_with_playbook(con) -> Read:

@@ -36,7 +36,8 @@ RAW = [dg.AssetKey(["raw", source]) for source in contract.SOURCE_NAMES]
 # The agent's and the briefs' assets, once they are in this code location under the keys of
 # delivery.reports.sources.TABLES: the briefs step's `dg.AssetKey(["delivery", "briefs"])`, the agent's
 # `dg.AssetKey(["agent", "queue"])`, `["agent", "alerts"]`, `["agent", "playbook_lift"]`.
-AGENT_AND_BRIEF_KEYS: list[dg.AssetKey] = [dg.AssetKey(["delivery", "briefs"])]
+AGENT_AND_BRIEF_KEYS: list[dg.AssetKey] = [dg.AssetKey(["delivery", "briefs"]), dg.AssetKey(["agent", "actions"]),
+                                           dg.AssetKey(["agent", "alerts"])]
 
 
 def _tables(keys: list[dg.AssetKey]) -> list[str]:
