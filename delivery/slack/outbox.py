@@ -1,0 +1,314 @@
+"""The Slack outbox: every message csops sends is a row first, so each is delivered exactly once across failures and
+restarts.
+
+`chat.postMessage` has no idempotency key. A row is claimed (`sending`, with a lease and the time of the first
+attempt) and committed BEFORE the post; the post carries the row's key in message metadata. When the outcome is
+uncertain (timeout, dropped connection, 5xx, or a deliverer that died holding the lease), the next attempt first looks
+for that key in `conversations.history` since the first attempt and re-posts only if it is absent. A 429 means "not
+posted": wait `Retry-After`. Other failures back off exponentially with jitter. Posts are paced per channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import JSON, Boolean, Float, Integer, MetaData, String, Text, create_engine, event, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from delivery.slack.blocks import DIGEST_CHUNK, SEVERITY_RANK, AlertMessage, alert_message, digest_message
+from delivery.slack.routing import Routing
+from delivery.slack.transport import Outcome
+
+# Its own metadata until the operational database's Alembic chain takes these tables over.
+metadata = MetaData()
+
+PENDING, SENDING, SENT, DIGESTED, FAILED = "pending", "sending", "sent", "digested", "failed"
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class OutboxMessage(Base):
+    __tablename__ = "slack_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)  # also the message metadata's key
+    kind: Mapped[str] = mapped_column(String(20))  # alert | channel_digest | owner_digest
+    alert_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    destination: Mapped[str] = mapped_column(String(320), index=True)  # channel ID, user:U.., email:..
+    channel: Mapped[str | None] = mapped_column(String(40))  # the resolved channel ID
+    payload: Mapped[dict] = mapped_column(JSON)  # text + blocks, already escaped and redacted
+    status: Mapped[str] = mapped_column(String(12), index=True, default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)  # a post may have landed: look before posting
+    first_attempt_at: Mapped[float | None] = mapped_column(Float)  # where a lookup starts
+    lease_until: Mapped[float | None] = mapped_column(Float)
+    last_post_at: Mapped[float | None] = mapped_column(Float)  # paces the destination
+    ts: Mapped[str | None] = mapped_column(String(40))
+    digest_key: Mapped[str | None] = mapped_column(String(400))  # folded into this digest instead of posted alone
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float)
+
+
+def create_outbox_engine(url: str) -> Engine:
+    """An engine with the outbox tables created; SQLite files in WAL mode with a busy timeout so the sensor, the
+    approval app and the CLI can share the file. (The operational database will own this at merge.)"""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection, _record):
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA busy_timeout=10000")
+    metadata.create_all(engine)
+    return engine
+
+
+@dataclass
+class DeliveryReport:
+    posted: int = 0
+    found_after_uncertain: int = 0  # an uncertain post turned out to have landed: recorded, not re-posted
+    rate_limited: int = 0
+    uncertain: int = 0
+    failed: int = 0
+    left: int = 0  # still pending or sending when the time budget ran out
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"{self.posted} posted, {self.found_after_uncertain} found already posted, {self.rate_limited} "
+                f"rate-limited, {self.uncertain} uncertain, {self.failed} failed, {self.left} left")
+
+
+@dataclass
+class EnqueueReport:
+    new: int = 0
+    already: int = 0
+    digested: int = 0
+    digests: int = 0
+
+
+def _hash(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:24]
+
+
+def _pace_key(row: OutboxMessage) -> str:
+    return row.channel or row.destination
+
+
+def _priority(alert: AlertMessage) -> tuple:
+    return (not alert.needs_decision, -SEVERITY_RANK[alert.severity], -alert.arr, alert.alert_id)
+
+
+class Outbox:
+    """`enqueue_*` writes rows (idempotent: a row per key); `deliver` drains due rows through a transport."""
+
+    def __init__(self, engine: Engine, *, min_interval: float = 1.0, backoff_base: float = 1.0,
+                 backoff_cap: float = 60.0, uncertain_grace: float = 2.0, lease_seconds: float = 60.0,
+                 lookup_skew: float = 60.0, clock=time.time, sleep=time.sleep, rng: random.Random | None = None):
+        self.engine = engine
+        self.min_interval = min_interval  # seconds between posts to one channel
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.uncertain_grace = uncertain_grace  # let a message Slack is still storing show up before looking
+        self.lease_seconds = lease_seconds  # longer than a post can take (client timeout + margin)
+        self.lookup_skew = lookup_skew  # our clock vs Slack's `ts`
+        self.clock, self.sleep, self.rng = clock, sleep, rng or random.Random()
+
+    # ---------------------------------------------------------------- enqueue
+    def enqueue_alerts(self, alerts: list[AlertMessage], routing: Routing) -> EnqueueReport:
+        """One row per (alert, severity, destination): a re-sent batch adds nothing, an escalation (higher severity)
+        posts again. A destination with more than `max_messages_per_channel_per_run` messages waiting gets the rest
+        as digests (every alert listed in one), never dropped."""
+        report = EnqueueReport()
+        now = self.clock()
+        by_destination: dict[str, list[tuple[str, AlertMessage]]] = defaultdict(list)
+        for alert in alerts:
+            for destination in routing.destinations(alert):
+                by_destination[destination].append((f"alert:{alert.dedup_key}:{alert.severity}:{destination}", alert))
+        with Session(self.engine) as session, session.begin():
+            for destination, items in by_destination.items():
+                keys = [key for key, _ in items]
+                existing = set(session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys))))
+                fresh = sorted({k: a for k, a in items if k not in existing}.items(), key=lambda ka: _priority(ka[1]))
+                report.already += len(items) - len(fresh)
+                waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+                    OutboxMessage.destination == destination, OutboxMessage.status.in_([PENDING, SENDING])))
+                room = max(routing.max_messages_per_channel_per_run - waiting, 0)
+                alone, folded = fresh[:room], fresh[room:]
+                for key, alert in alone:
+                    session.add(self._row(key, "alert", destination, alert_message(
+                        alert, routing.dagster_ui_url, routing.asset_path), now, alert.alert_id))
+                for start in range(0, len(folded), DIGEST_CHUNK):
+                    chunk = folded[start:start + DIGEST_CHUNK]
+                    digest_key = f"digest:{destination}:{_hash([k for k, _ in chunk])}"
+                    title = f"csops: {len(chunk)} more risk alerts for this channel"
+                    session.add(self._row(digest_key, "channel_digest", destination, digest_message(
+                        title, [a for _, a in chunk], routing.dagster_ui_url), now))
+                    for key, alert in chunk:
+                        row = self._row(key, "alert", destination, {}, now, alert.alert_id)
+                        row.status, row.digest_key = DIGESTED, digest_key
+                        session.add(row)
+                    report.digests += 1
+                report.new += len(alone)
+                report.digested += len(folded)
+        return report
+
+    def enqueue_owner_digests(self, alerts: list[AlertMessage], routing: Routing, day: date) -> int:
+        """Each owner's open queue as one DM a day (key: owner + day, so once a day however often this runs)."""
+        queues: dict[str, list[AlertMessage]] = defaultdict(list)
+        for alert in alerts:
+            if alert.owner:
+                queues[alert.owner.lower()].append(alert)
+        added = 0
+        now = self.clock()
+        with Session(self.engine) as session, session.begin():
+            for owner, queue in queues.items():
+                for part, start in enumerate(range(0, len(queue), DIGEST_CHUNK)):
+                    key = f"owner_digest:{owner}:{day.isoformat()}:{part}"
+                    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is None:
+                        title = f"Your csops queue for {day.isoformat()}"
+                        session.add(self._row(key, "owner_digest", routing.owner_destination(owner), digest_message(
+                            title, queue[start:start + DIGEST_CHUNK], routing.dagster_ui_url), now))
+                        added += 1
+        return added
+
+    @staticmethod
+    def _row(key: str, kind: str, destination: str, payload: dict, now: float, alert_id: str | None = None):
+        return OutboxMessage(key=key, kind=kind, destination=destination, payload=payload, alert_id=alert_id,
+                             status=PENDING, attempts=0, next_attempt_at=now, uncertain=False, created_at=now)
+
+    # ---------------------------------------------------------------- deliver
+    def deliver(self, transport, budget_seconds: float = 20.0, on_sent=None) -> DeliveryReport:
+        """Send due rows until none is due within the budget. `on_sent(row)` runs after a row is recorded as sent
+        (the alert's lifecycle moves to notified). Safe to run in several processes: rows are claimed."""
+        report = DeliveryReport()
+        deadline = self.clock() + budget_seconds
+        pace = self._pace()
+        recovered_at = float("-inf")
+        while True:
+            now = self.clock()
+            if now - recovered_at >= 1.0:
+                self._recover_expired_leases(now)
+                recovered_at = now
+            row, wait = self._next_due(now, pace)
+            if row is None:
+                if wait is None or now + wait > deadline:
+                    break
+                self.sleep(max(wait, 0.05))
+                continue
+            if not self._claim(row, now):
+                continue
+            outcome = self._attempt(transport, row, pace, report)
+            self._record(row, outcome, report)
+            if outcome.kind == "rate_limited":  # Slack's word on this channel's pace
+                pace[_pace_key(row)] = max(pace.get(_pace_key(row), 0.0), self.clock() + outcome.retry_after)
+            if outcome.kind == "ok" and on_sent is not None:
+                on_sent(row)
+        with Session(self.engine) as session:
+            report.left = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.status.in_([PENDING, SENDING])))
+        return report
+
+    def _pace(self) -> dict[str, float]:
+        """Earliest time each channel may be posted to again (from the last posts, so restarts keep pace)."""
+        with Session(self.engine) as session:
+            channel = func.coalesce(OutboxMessage.channel, OutboxMessage.destination)
+            rows = session.execute(select(channel, func.max(OutboxMessage.last_post_at)).group_by(channel)).all()
+            return {key: last + self.min_interval for key, last in rows if last is not None}
+
+    def _recover_expired_leases(self, now: float) -> None:
+        # A deliverer died (or hung) holding these: whether its post landed is unknown.
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(OutboxMessage).where(
+                OutboxMessage.status == SENDING, OutboxMessage.lease_until < now).values(
+                status=PENDING, uncertain=True, lease_until=None, next_attempt_at=now, error="lease expired"))
+
+    def _next_due(self, now: float, pace: dict[str, float]) -> tuple[OutboxMessage | None, float | None]:
+        """The oldest due row whose channel is not paced, or how long until one may be."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            due = session.scalars(select(OutboxMessage).where(
+                OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(100)).all()
+            waits = []
+            for row in due:
+                ready = pace.get(_pace_key(row), 0.0)
+                if ready <= now:
+                    return row, None
+                waits.append(ready - now)
+            later = session.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at > now))
+            leased = session.scalar(select(func.min(OutboxMessage.lease_until))
+                                    .where(OutboxMessage.status == SENDING))
+            waits += [moment - now for moment in (later, leased) if moment is not None]
+            return None, (min(waits) if waits else None)
+
+    def _claim(self, row: OutboxMessage, now: float) -> bool:
+        with Session(self.engine) as session, session.begin():
+            claimed = session.execute(update(OutboxMessage).where(
+                OutboxMessage.id == row.id, OutboxMessage.status == PENDING).values(
+                status=SENDING, attempts=OutboxMessage.attempts + 1, lease_until=now + self.lease_seconds,
+                first_attempt_at=func.coalesce(OutboxMessage.first_attempt_at, now))).rowcount == 1
+        row.first_attempt_at = row.first_attempt_at or now
+        row.attempts += 1
+        return claimed
+
+    def _attempt(self, transport, row: OutboxMessage, pace: dict[str, float], report: DeliveryReport) -> Outcome:
+        if row.channel is None:
+            resolved = transport.resolve(row.destination)
+            if resolved.kind != "ok":
+                return resolved if resolved.kind != "uncertain" else Outcome("retry", error=resolved.error)
+            row.channel = resolved.channel
+        if row.uncertain:
+            found = transport.find(row.channel, row.key, row.first_attempt_at - self.lookup_skew)
+            if found.kind == "ok":
+                report.found_after_uncertain += 1
+                return Outcome("found", channel=found.channel, ts=found.ts)
+            if found.kind != "absent":  # the lookup itself failed: try it again later, never post blind
+                return found if found.kind == "rate_limited" else Outcome("retry", error=found.error)
+        posted_at = self.clock()
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                last_post_at=posted_at, channel=row.channel))
+        pace[_pace_key(row)] = posted_at + self.min_interval
+        return transport.post(row.channel, row.payload, row.key)
+
+    def _backoff(self, attempts: int) -> float:
+        # Full jitter: spreads retries of many rows that failed together.
+        return self.rng.uniform(0.5, 1.0) * min(self.backoff_cap, self.backoff_base * 2 ** max(attempts - 1, 0))
+
+    def _record(self, row: OutboxMessage, outcome: Outcome, report: DeliveryReport) -> None:
+        now = self.clock()
+        values: dict = {"lease_until": None, "channel": row.channel}
+        if outcome.kind in ("ok", "found"):
+            values.update(status=SENT, ts=outcome.ts, channel=outcome.channel, sent_at=now, uncertain=False,
+                          error=None)
+            report.posted += outcome.kind == "ok"
+        elif outcome.kind == "rate_limited":  # 429: nothing was posted
+            values.update(status=PENDING, next_attempt_at=now + max(outcome.retry_after, self.min_interval),
+                          error=outcome.error)
+            report.rate_limited += 1
+        elif outcome.kind == "uncertain":
+            values.update(status=PENDING, uncertain=True, error=outcome.error,
+                          next_attempt_at=now + max(self._backoff(row.attempts), self.uncertain_grace))
+            report.uncertain += 1
+        elif outcome.kind == "retry":  # a lookup or a DM resolution did not answer; nothing was posted
+            values.update(status=PENDING, error=outcome.error, next_attempt_at=now + self._backoff(row.attempts))
+            report.uncertain += 1
+        else:  # failed: permanent; kept with its error for an operator, never retried blindly
+            values.update(status=FAILED, error=outcome.error)
+            report.failed += 1
+            report.errors.append(f"{row.key}: {outcome.error}")
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
+
+    def counts(self) -> dict[str, int]:
+        with Session(self.engine) as session:
+            return dict(session.execute(select(OutboxMessage.status, func.count())
+                                        .group_by(OutboxMessage.status)).tuples().all())
