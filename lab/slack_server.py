@@ -1,6 +1,6 @@
 """A local HTTP server that answers like Slack's Web API, for tests and the fault lab (`SLACK_API_BASE_URL`).
 
-Methods: auth.test, chat.postMessage (with message metadata), chat.update, conversations.history (oldest, limit,
+Methods: auth.test, chat.postMessage (with message metadata), chat.update, chat.postEphemeral, conversations.history (oldest, limit,
 cursor, include_all_metadata), conversations.open, users.lookupByEmail, views.open. It keeps every stored message
 and every post it received, enforces Slack's one message per second per channel if asked (429 + Retry-After), and
 injects faults on chat.postMessage, either queued one by one or drawn at random:
@@ -37,6 +37,7 @@ class SlackState:
         self.requests: list[tuple[str, str, float]] = []  # (method, outcome, time)
         self.updates: list[dict] = []
         self.views: list[dict] = []
+        self.ephemeral: list[dict] = []
         self.queued_faults: deque[str] = deque()
         self.fault_rates: dict[str, float] = {}
         self.scheduled: dict[int, str] = {}  # the n-th chat.postMessage request (from 1) -> fault
@@ -146,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
     def api_chat_postMessage(self, args):
         state = self.state
         channel = args.get("channel")
-        if not channel:
+        if not channel or not channel.startswith(("C", "D", "G")):
             return self._send({"ok": False, "error": "channel_not_found"})
         with state.lock:
             fault = state.next_fault()
@@ -193,6 +194,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send({"ok": False, "error": "message_not_found"})
         self._log("chat.update", "ok")
         self._send({"ok": True, "channel": channel, "ts": ts})
+
+    def api_chat_postEphemeral(self, args):
+        with self.state.lock:
+            self.state.ephemeral.append({"channel": args.get("channel"), "user": args.get("user"),
+                                         "text": args.get("text")})
+        self._send({"ok": True, "message_ts": self.state.new_ts()})
 
     def api_conversations_history(self, args):
         channel = args.get("channel")

@@ -28,6 +28,7 @@ from delivery.slack.transport import Outcome
 # Its own metadata until the operational database's Alembic chain takes these tables over.
 metadata = MetaData()
 
+STALE_AFTER = 300  # seconds: Slack's rule for request timestamps (the approval app)
 PENDING, SENDING, SENT, DIGESTED, FAILED = "pending", "sending", "sent", "digested", "failed"
 
 
@@ -57,6 +58,24 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
     sent_at: Mapped[float | None] = mapped_column(Float)
+
+
+class SeenRequest(Base):
+    """Signatures of accepted approval-app requests, kept past the staleness window: the same signature again is a replay."""
+
+    __tablename__ = "slack_seen_requests"
+    signature: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class RefusedRequest(Base):
+    __tablename__ = "slack_refused_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(20))  # unsigned | stale | forged | replayed
+    request_timestamp: Mapped[str | None] = mapped_column(String(20))
+
+
 
 
 def create_outbox_engine(url: str) -> Engine:
@@ -271,13 +290,15 @@ class Outbox:
                 report.found_after_uncertain += 1
                 return Outcome("found", channel=found.channel, ts=found.ts)
             if found.kind != "absent":  # the lookup itself failed: try it again later, never post blind
-                return found if found.kind == "rate_limited" else Outcome("retry", error=found.error)
+                return found if found.kind in ("rate_limited", "failed") else Outcome("retry", error=found.error)
         posted_at = self.clock()
         with Session(self.engine) as session, session.begin():
             session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
                 last_post_at=posted_at, channel=row.channel))
-        pace[_pace_key(row)] = posted_at + self.min_interval
-        return transport.post(row.channel, row.payload, row.key)
+        outcome = transport.post(row.channel, row.payload, row.key)
+        # From the answer, not the request: Slack counts the message when it stores it, somewhere in between.
+        pace[_pace_key(row)] = self.clock() + self.min_interval
+        return outcome
 
     def _backoff(self, attempts: int) -> float:
         # Full jitter: spreads retries of many rows that failed together.

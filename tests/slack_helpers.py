@@ -1,0 +1,31 @@
+"""Shared by the tests/test_slack_*.py files: alerts, an outbox with short timings, a client for the local server."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from delivery.slack.blocks import AlertMessage
+from delivery.slack.outbox import Outbox, create_outbox_engine
+from delivery.slack.transport import SlackTransport, slack_client
+from lab.slack_faults import TOKEN  # the lab's deliverer subprocess uses it too
+
+
+
+def make_alert(i: int, **changes) -> AlertMessage:
+    values = dict(alert_id=f"alert-{i}", dedup_key=f"churn_risk:acct-{i}", account_id=f"acct-{i}",
+                  account_name=f"Account {i}", arr=10_000.0 * (i + 1), renewal_date=date(2027, 3, 1),
+                  severity="high", kind="churn_risk", reasons=("weekly active users down 38% over 4 weeks",),
+                  playbook="Executive check-in within 7 days", as_of=date(2026, 12, 1),
+                  owner="jane@example.com", segment="mid_market", needs_decision=False)
+    values.update(changes)
+    return AlertMessage(**values)
+
+
+def fast_outbox(url: str, **options) -> Outbox:
+    settings = dict(backoff_base=0.1, backoff_cap=1.0, uncertain_grace=0.2, lease_seconds=3.0)
+    settings.update(options)
+    return Outbox(create_outbox_engine(url), **settings)
+
+
+def transport(base_url: str, timeout: float = 1.0) -> SlackTransport:
+    return SlackTransport(slack_client(TOKEN, base_url, timeout=timeout))
