@@ -96,6 +96,10 @@ def asset_url(ui_base_url: str, asset_path: str) -> str:
     return f"{ui_base_url.rstrip('/')}/assets/{'/'.join(quote(part, safe='') for part in asset_path.split('/'))}"
 
 
+def _words(code: str) -> str:
+    return code.replace("_", " ")  # churn_risk -> churn risk
+
+
 def _text(mrkdwn: str) -> dict:
     # verbatim: Slack does not auto-link bare URLs, #channel names or @names in this text.
     return {"type": "mrkdwn", "text": mrkdwn, "verbatim": True}
@@ -108,7 +112,7 @@ def alert_message(alert: AlertMessage, ui_base_url: str, asset_path: str = "ml/c
     renewal = alert.renewal_date.isoformat() if alert.renewal_date else "none on file"
     reasons = "\n".join(f"\u2022 {safe(reason)}" for reason in alert.reasons[:MAX_REASONS]) or "\u2022 (none given)"
     blocks: list[dict] = [
-        {"type": "section", "text": _text(f"{emoji} *{alert.severity.upper()} {safe(alert.kind, 40)}*: *{name}*")},
+        {"type": "section", "text": _text(f"{emoji} *{alert.severity.upper()} {safe(_words(alert.kind), 40)}*: *{name}*")},
         {"type": "section", "fields": [
             _text(f"*ARR*\n{money(alert.arr)}"), _text(f"*Renewal*\n{renewal}"),
             _text(f"*Owner*\n{safe(alert.owner, 80)}"), _text(f"*Segment*\n{safe(alert.segment, 40)}"),
@@ -126,7 +130,7 @@ def alert_message(alert: AlertMessage, ui_base_url: str, asset_path: str = "ml/c
             {"type": "button", "action_id": "alert_reject", "style": "danger", "value": alert.alert_id,
              "text": {"type": "plain_text", "text": "Reject"}},
         ]})
-    text = f"{alert.severity.upper()} {safe(alert.kind, 40)}: {name} ({money(alert.arr)} ARR)"
+    text = f"{alert.severity.upper()} {safe(_words(alert.kind), 40)}: {name} ({money(alert.arr)} ARR)"
     return redact({"text": text, "blocks": blocks})
 
 
@@ -134,7 +138,7 @@ def _digest_line(alert: AlertMessage, ui_base_url: str) -> str:
     reason = safe(alert.reasons[0], 120) if alert.reasons else "no reason given"
     decision = " \u00b7 _needs a decision_" if alert.needs_decision else ""
     return (f"{SEVERITY_EMOJI[alert.severity]} *{safe(alert.account_name, 80)}* {money(alert.arr)} "
-            f"\u00b7 {safe(alert.kind, 40)} \u00b7 {reason}{decision}")
+            f"\u00b7 {safe(_words(alert.kind), 40)} \u00b7 {reason}{decision}")
 
 
 def digest_message(title: str, alerts: list[AlertMessage], ui_base_url: str) -> dict:

@@ -110,9 +110,8 @@ class SlackTransport:
 class FileSink:
     """The demo path: each message as one JSON line (the same Block Kit payload) and one console line."""
 
-    def __init__(self, path: Path, console=sys.stdout):
+    def __init__(self, path: Path):
         self.path = Path(path)
-        self.console = console
 
     def post(self, channel: str, message: dict, key: str) -> Outcome:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +122,7 @@ class FileSink:
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             sink.flush()
             os.fsync(sink.fileno())
-        print(f"[csops] slack (file sink) {channel}: {message['text']}", file=self.console, flush=True)
+        print(f"[csops] slack (file sink) {channel}: {message['text']}", file=sys.stdout, flush=True)
         return Outcome("ok", channel=channel, ts=ts)
 
     def find(self, channel: str, key: str, oldest: float) -> Outcome:
