@@ -93,7 +93,7 @@ def build_app(*, token: str, signing_secret: str, decide: Decide, engine: Engine
     and one Slack call, well inside Slack's three seconds, and the answer then reflects what was recorded."""
     guard = RequestGuard(engine, signing_secret, clock)
     # Bolt's own verification is off because ours does the same checks and also refuses replays and records refusals.
-    app = App(token=token, client=app_client(token, base_url), request_verification_enabled=False,
+    app = App(client=app_client(token, base_url), request_verification_enabled=False,
               token_verification_enabled=False, process_before_response=True)
 
     @app.middleware
