@@ -12,6 +12,7 @@ def defs() -> dg.Definitions:
     (dagster-snowflake alone takes 5-7 s) in every process that loads this code location, which is every run."""
     Settings.from_env().export()  # before the modules load: they read paths and targets from it
     from orchestration.defs import jobs
+    from orchestration.defs.delivery import sensors as delivery_sensors
     from orchestration.defs.ingest import assets as ingest_assets
     from orchestration.defs.ml import assets as ml_assets
     from orchestration.defs.ml import jobs as ml_jobs
@@ -26,6 +27,7 @@ def defs() -> dg.Definitions:
             asset_checks=dg.load_asset_checks_from_modules(modules),
             jobs=[jobs.csops_pipeline, ml_jobs.ml_weekly_retrain, ml_jobs.ml_daily_scoring],
             schedules=[ml_jobs.ml_weekly_retrain_schedule, ml_jobs.ml_daily_scoring_schedule],
+            sensors=[delivery_sensors.slack_alerts_sensor, delivery_sensors.slack_run_failure_sensor],
         ),
         resources(),
     )

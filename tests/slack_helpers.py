@@ -29,3 +29,24 @@ def fast_outbox(url: str, **options) -> Outbox:
 
 def transport(base_url: str, timeout: float = 1.0) -> SlackTransport:
     return SlackTransport(slack_client(TOKEN, base_url, timeout=timeout))
+
+
+class ListFeed:
+    """An AlertFeed the tests fill directly (the account agent's feed at merge)."""
+
+    def __init__(self):
+        self.pending: list[AlertMessage] = []
+        self.open: list[AlertMessage] = []
+        self.notified_ids: list[str] = []
+
+    def pending_alerts(self) -> list[AlertMessage]:
+        return list(self.pending)
+
+    def open_alerts(self) -> list[AlertMessage]:
+        return list(self.open)
+
+    def notified(self, alert_id: str) -> None:
+        self.notified_ids.append(alert_id)
+
+
+FEED = ListFeed()  # the sensor's resource names it as "tests.slack_helpers:FEED"

@@ -329,6 +329,10 @@ class Outbox:
         with Session(self.engine) as session, session.begin():
             session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
 
+    def digested_alert_ids(self, digest_key: str) -> list[str]:
+        with Session(self.engine) as session:
+            return list(session.scalars(select(OutboxMessage.alert_id).where(OutboxMessage.digest_key == digest_key)))
+
     def counts(self) -> dict[str, int]:
         with Session(self.engine) as session:
             return dict(session.execute(select(OutboxMessage.status, func.count())

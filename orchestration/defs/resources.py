@@ -5,8 +5,9 @@ import os
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from csops.settings import Settings
 from csops.dbt import dbt_executable
+from csops.settings import Settings
+from delivery.slack.routing import DEFAULT_ROUTING
 from orchestration.lib.dbt_project import CsopsDbtCliResource, csops_dbt_project
 from orchestration.lib.landing import LandingZone
 from orchestration.lib.warehouse import Warehouse
@@ -30,6 +31,43 @@ def warehouse(settings: Settings) -> Warehouse:
     ))
 
 
+def slack_routing_path() -> str:
+    return os.environ.get("CSOPS_SLACK_ROUTING") or str(DEFAULT_ROUTING)
+
+
+class SlackDelivery(dg.ConfigurableResource):
+    """The Slack outbox in the operational database and where alerts come from. The bot token and Slack's base URL
+    are read from the environment when a tick runs (`SLACK_BOT_TOKEN`, `SLACK_API_BASE_URL`); without a token the
+    messages go to `sink_path`."""
+
+    outbox_url: str
+    routing_path: str
+    sink_path: str
+    alert_feed: str = ""  # module:attribute of the account agent's AlertFeed; empty: nothing to deliver yet
+    budget_seconds: float = 20.0
+
+    def tick(self):
+        from delivery.slack.outbox import Outbox, create_outbox_engine
+        from delivery.slack.routing import load_routing
+        from delivery.slack.service import load_feed, tick
+        from delivery.slack.transport import transport_from_env
+
+        engine = create_outbox_engine(self.outbox_url)
+        try:
+            feed = load_feed(self.alert_feed) if self.alert_feed else None
+            return tick(Outbox(engine), load_routing(self.routing_path), transport_from_env(self.sink_path), feed,
+                        budget_seconds=self.budget_seconds)
+        finally:
+            engine.dispose()
+
+
+def slack_delivery(settings: Settings) -> SlackDelivery:
+    return SlackDelivery(
+        outbox_url=os.environ.get("CSOPS_OPDB_URL") or f"sqlite:///{settings.data_dir / 'opdb.sqlite'}",
+        routing_path=slack_routing_path(), sink_path=str(settings.data_dir / "slack" / "messages.jsonl"),
+        alert_feed=os.environ.get("CSOPS_SLACK_ALERT_FEED", ""))
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     settings = Settings.from_env()
@@ -43,5 +81,6 @@ def resources() -> dg.Definitions:
                 project_dir=csops_dbt_project, target=settings.dbt_target, dbt_executable=dbt_executable()
             ),
             "warehouse": warehouse(settings),
+            "slack_delivery": slack_delivery(settings),
         }
     )
