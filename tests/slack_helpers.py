@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import date
 
 from delivery.slack.blocks import AlertMessage
@@ -50,3 +52,10 @@ class ListFeed:
 
 
 FEED = ListFeed()  # the sensor's resource names it as "tests.slack_helpers:FEED"
+
+
+def record_decision(alert_id: str, decision: str, by: str, reason: str | None = None) -> str:
+    """A decide function for `csops slack-app` in a subprocess: one JSON line per decision in CSOPS_TEST_DECISIONS."""
+    with open(os.environ["CSOPS_TEST_DECISIONS"], "a") as out:
+        out.write(json.dumps([alert_id, decision, by, reason]) + "\n")
+    return f"alert {alert_id}: {decision} recorded"

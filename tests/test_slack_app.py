@@ -162,3 +162,41 @@ def test_forged_stale_replayed_and_unsigned_requests_are_refused_and_recorded(se
     assert send(url, payload, timestamp=now)[0] == 401  # the very same signed request again
     assert refusals(outbox) == ["forged", "stale", "forged", "unsigned", "replayed"]
     assert len(recorded(outbox)) == 1
+
+
+def test_csops_slack_app_serves_signed_requests_and_refuses_the_rest(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    csops = str(Path(sys.executable).parent / "csops")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    decisions_file = tmp_path / "decisions.jsonl"
+    with SlackServer(TOKEN) as slack:
+        outbox = fast_outbox(f"sqlite:///{tmp_path / 'data' / 'opdb.sqlite'}")
+        outbox.enqueue_alerts([make_alert(1, needs_decision=True)], Routing(default_channel="C1", dm_min_severity=None))
+        outbox.deliver(transport(slack.base_url), budget_seconds=5)
+        env = {**os.environ, "PYTHONPATH": str(root), "CSOPS_DATA_DIR": str(tmp_path / "data"),
+               "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_BASE_URL": slack.base_url,
+               "CSOPS_SLACK_DECIDE": "tests.slack_helpers:record_decision", "CSOPS_TEST_DECISIONS": str(decisions_file)}
+        missing = subprocess.run([csops, "slack-app", "--port", str(port)], cwd=root,
+                                 env=env, capture_output=True, text=True, timeout=60)
+        assert missing.returncode == 2 and missing.stdout.strip() == "[csops] slack-app: set SLACK_SIGNING_SECRET"
+        app = subprocess.Popen([csops, "slack-app", "--port", str(port)], cwd=root,
+                               env={**env, "SLACK_SIGNING_SECRET": SECRET}, stdout=subprocess.PIPE, text=True)
+        try:
+            assert "Slack approval app on http://127.0.0.1" in app.stdout.readline()
+            url = f"http://127.0.0.1:{port}/slack/events"
+            assert send(url, click(slack, "alert_approve", 1), secret="forged")[0] == 401
+            assert send(url, click(slack, "alert_approve", 1))[0] == 200
+            assert json.loads(decisions_file.read_text()) == ["alert-1", "approve", "jane (Slack U0JANE)", None]
+            assert "*Approved* by jane" in json.dumps(posted(slack, 1)["blocks"])
+            assert refusals(outbox) == ["forged"]
+        finally:
+            app.terminate()
+            app.wait(10)

@@ -4,6 +4,7 @@ the run-failure sensor is dagster-slack's, stopped by default."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -126,3 +127,27 @@ def test_the_run_failure_sensor_is_dagster_slacks_and_stopped_by_default(dbt_man
     assert sensors["slack_run_failures"].default_status == dg.DefaultSensorStatus.STOPPED
     assert sensors["slack_alerts"].default_status == dg.DefaultSensorStatus.RUNNING
     assert isinstance(sensors["slack_run_failures"], dg.RunStatusSensorDefinition)
+
+
+def test_csops_slack_deliver_without_a_token_writes_the_file_sink_and_the_console(csops_env, monkeypatch, capsys):
+    from csops.cli import main
+
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("CSOPS_OPDB_URL", raising=False)
+    monkeypatch.setenv("CSOPS_SLACK_ALERT_FEED", "tests.slack_helpers:FEED")
+    FEED.__init__()
+    FEED.pending = [make_alert(1, needs_decision=True), make_alert(2, severity="critical")]
+    assert main(["slack-deliver", "--budget", "10"]) == 0
+    sink = csops_env.data_dir / "slack" / "messages.jsonl"
+    records = [json.loads(line) for line in sink.read_text().splitlines()]
+    # The shipped routing: critical to the leaders' channel instead of the default, DMs from high up (the e-mail).
+    assert sorted(r["channel"] for r in records) == sorted(
+        ["C0CSOPSALERTS", "C0CSLEADERS", "email:jane@example.com", "email:jane@example.com"])
+    assert any(block["type"] == "actions" for r in records for block in r["blocks"])
+    out = capsys.readouterr().out
+    assert out.count("[csops] slack (file sink)") == 4 and "4 posted" in out
+    assert main(["slack-deliver", "--budget", "2"]) == 0  # again: nothing new
+    assert len(sink.read_text().splitlines()) == 4
+    monkeypatch.setenv("CSOPS_SLACK_ALERT_FEED", "nowhere:FEED")
+    assert main(["slack-deliver"]) == 2
+    assert "alert feed 'nowhere:FEED' not found" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from csops.settings import Settings
 
 # One module per concern; each has `register(commands)` that adds its subparsers with `handler=` defaults.
-COMMAND_MODULES = ["csops.cli.lab", "csops.cli.pipeline"]
+COMMAND_MODULES = ["csops.cli.lab", "csops.cli.pipeline", "csops.cli.slack"]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import JSON, Boolean, Float, Integer, MetaData, String, Text, create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
@@ -83,6 +84,9 @@ def create_outbox_engine(url: str) -> Engine:
     approval app and the CLI can share the file. (The operational database will own this at merge.)"""
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
+        if engine.url.database not in (None, "", ":memory:"):
+            Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record):
             connection.execute("PRAGMA journal_mode=WAL")

@@ -4,13 +4,38 @@ then drain the outbox for a bounded time. Reads only the operational database an
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Protocol
+
+from csops.settings import Settings
 
 from delivery.slack.blocks import AlertMessage
 from delivery.slack.outbox import DeliveryReport, EnqueueReport, Outbox, OutboxMessage
-from delivery.slack.routing import Routing
+from delivery.slack.routing import DEFAULT_ROUTING, Routing
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """Where the Slack delivery keeps and finds things, from the environment (secrets are read where used)."""
+
+    outbox_url: str
+    routing_path: str
+    sink_path: str
+    alert_feed: str  # module:attribute of an AlertFeed; empty: none configured
+    decide: str  # module:function recording approve/reject decisions; empty: none configured
+
+    @classmethod
+    def from_env(cls, settings: Settings) -> SlackConfig:
+        return cls(
+            # The operational database (CSOPS_OPDB_URL) holds the outbox; SQLite under the data dir by default.
+            outbox_url=os.environ.get("CSOPS_OPDB_URL") or f"sqlite:///{settings.data_dir / 'opdb.sqlite'}",
+            routing_path=os.environ.get("CSOPS_SLACK_ROUTING") or str(DEFAULT_ROUTING),
+            sink_path=str(settings.data_dir / "slack" / "messages.jsonl"),
+            alert_feed=os.environ.get("CSOPS_SLACK_ALERT_FEED", ""),
+            decide=os.environ.get("CSOPS_SLACK_DECIDE", ""))
 
 
 class AlertFeed(Protocol):
@@ -24,13 +49,13 @@ class AlertFeed(Protocol):
     def notified(self, alert_id: str) -> None: ...  # idempotent
 
 
-def load_feed(path: str) -> AlertFeed:
-    """`module:attribute` -> the feed object; a clear one-line error when it cannot be found."""
+def load_object(path: str, what: str):
+    """`module:attribute` -> the object (an alert feed, a decide function); one-line error when not found."""
     module_name, _, attribute = path.partition(":")
     try:
         return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError, ValueError) as error:
-        raise ValueError(f"alert feed {path!r} not found ({error}); expected module:attribute") from None
+        raise ValueError(f"{what} {path!r} not found ({error}); expected module:attribute") from None
 
 
 @dataclass
@@ -64,3 +89,18 @@ def tick(outbox: Outbox, routing: Routing, transport, feed: AlertFeed | None, no
 
     delivery = outbox.deliver(transport, budget_seconds=budget_seconds, on_sent=sent)
     return TickReport(enqueued, owner_digests, delivery, feed is not None)
+
+
+def run_tick(config: SlackConfig, budget_seconds: float = 20.0, now: datetime | None = None) -> TickReport:
+    """One tick from configuration: the outbox's database, the routing file, the feed, Slack or the file sink."""
+    from delivery.slack.outbox import create_outbox_engine
+    from delivery.slack.routing import load_routing
+    from delivery.slack.transport import transport_from_env
+
+    routing = load_routing(config.routing_path)
+    feed = load_object(config.alert_feed, "alert feed") if config.alert_feed else None
+    engine = create_outbox_engine(config.outbox_url)
+    try:
+        return tick(Outbox(engine), routing, transport_from_env(Path(config.sink_path)), feed, now, budget_seconds)
+    finally:
+        engine.dispose()

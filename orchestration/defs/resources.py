@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from csops.dbt import dbt_executable
 from csops.settings import Settings
-from delivery.slack.routing import DEFAULT_ROUTING
+from delivery.slack.service import SlackConfig
 from orchestration.lib.dbt_project import CsopsDbtCliResource, csops_dbt_project
 from orchestration.lib.landing import LandingZone
 from orchestration.lib.warehouse import Warehouse
@@ -31,10 +31,6 @@ def warehouse(settings: Settings) -> Warehouse:
     ))
 
 
-def slack_routing_path() -> str:
-    return os.environ.get("CSOPS_SLACK_ROUTING") or str(DEFAULT_ROUTING)
-
-
 class SlackDelivery(dg.ConfigurableResource):
     """The Slack outbox in the operational database and where alerts come from. The bot token and Slack's base URL
     are read from the environment when a tick runs (`SLACK_BOT_TOKEN`, `SLACK_API_BASE_URL`); without a token the
@@ -47,25 +43,17 @@ class SlackDelivery(dg.ConfigurableResource):
     budget_seconds: float = 20.0
 
     def tick(self):
-        from delivery.slack.outbox import Outbox, create_outbox_engine
-        from delivery.slack.routing import load_routing
-        from delivery.slack.service import load_feed, tick
-        from delivery.slack.transport import transport_from_env
+        from delivery.slack.service import run_tick
 
-        engine = create_outbox_engine(self.outbox_url)
-        try:
-            feed = load_feed(self.alert_feed) if self.alert_feed else None
-            return tick(Outbox(engine), load_routing(self.routing_path), transport_from_env(self.sink_path), feed,
-                        budget_seconds=self.budget_seconds)
-        finally:
-            engine.dispose()
+        config = SlackConfig(outbox_url=self.outbox_url, routing_path=self.routing_path, sink_path=self.sink_path,
+                             alert_feed=self.alert_feed, decide="")
+        return run_tick(config, self.budget_seconds)
 
 
 def slack_delivery(settings: Settings) -> SlackDelivery:
-    return SlackDelivery(
-        outbox_url=os.environ.get("CSOPS_OPDB_URL") or f"sqlite:///{settings.data_dir / 'opdb.sqlite'}",
-        routing_path=slack_routing_path(), sink_path=str(settings.data_dir / "slack" / "messages.jsonl"),
-        alert_feed=os.environ.get("CSOPS_SLACK_ALERT_FEED", ""))
+    config = SlackConfig.from_env(settings)
+    return SlackDelivery(outbox_url=config.outbox_url, routing_path=config.routing_path, sink_path=config.sink_path,
+                         alert_feed=config.alert_feed)
 
 
 @dg.definitions

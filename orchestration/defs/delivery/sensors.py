@@ -6,8 +6,10 @@ import os
 import dagster as dg
 from dagster_slack import make_slack_on_run_failure_sensor
 
+from csops.settings import Settings
 from delivery.slack.routing import load_routing
-from orchestration.defs.resources import SlackDelivery, slack_routing_path
+from delivery.slack.service import SlackConfig
+from orchestration.defs.resources import SlackDelivery
 
 
 # No pool, no warehouse: the tick reads the operational database and talks to Slack, so it runs beside any
@@ -21,7 +23,7 @@ def slack_alerts_sensor(context: dg.SensorEvaluationContext, slack_delivery: Sla
     return dg.SkipReason(report.line())
 
 
-ROUTING = load_routing(slack_routing_path())
+ROUTING = load_routing(SlackConfig.from_env(Settings.from_env()).routing_path)
 # dagster-slack posts once from the sensor (a failed post is not retried) and with Slack's own base URL.
 slack_run_failure_sensor = make_slack_on_run_failure_sensor(
     channel=ROUTING.ops_channel or "",
