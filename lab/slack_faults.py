@@ -28,6 +28,7 @@ from delivery.slack.routing import Routing, Rule
 from delivery.slack.transport import SlackTransport, slack_client
 from lab.slack_server import SlackServer
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "xoxb-lab-token"
 # Shares of chat.postMessage requests: 20% 5xx, 10% 429, 5% timeouts.
 FAULT_RATES = {"500": 0.10, "500_after": 0.10, "429": 0.10, "timeout": 0.025, "timeout_before": 0.025}
@@ -65,7 +66,7 @@ def deliverer(db_url: str, base_url: str, budget: float) -> None:
 
 def start_deliverer(db_url: str, base_url: str, budget: float) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "lab.slack_faults", "--deliver", db_url, base_url, str(budget)],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
 
 
 def run(alerts: int = 1000, channels: int = 50, crashes: int = 3, seed: int = 7, workdir: Path | None = None,

@@ -46,7 +46,8 @@ def rows(outbox) -> list[OutboxMessage]:
 def assert_each_posted_once(slack: SlackServer, outbox) -> None:
     """Every sent row was stored by Slack exactly once, under the ts the outbox recorded."""
     posts = slack.state.posts_by_key()
-    stored = {m["metadata"]["event_payload"]["key"]: m["ts"] for ms in slack.state.messages.values() for m in ms}
+    stored = {m["metadata"]["event_payload"]["key"]: m["ts"] for ms in slack.state.messages.values() for m in ms
+              if m.get("metadata")}
     sent = [row for row in rows(outbox) if row.status == SENT]
     assert sent and {row.key: posts.get(row.key) for row in sent} == {row.key: 1 for row in sent}
     assert {row.key: row.ts for row in sent} == {row.key: stored[row.key] for row in sent}
@@ -187,3 +188,27 @@ def test_permanent_errors_are_kept_with_their_reason_and_not_retried(tmp_path):
         report = outbox.deliver(transport(slack.base_url), budget_seconds=5)
         assert report.failed == 1 and report.left == 0
         assert [(row.status, row.error, row.attempts) for row in rows(outbox)] == [(FAILED, "channel_not_found", 1)]
+
+
+def test_the_lookup_pages_through_a_busy_channel(tmp_path):
+    routing = Routing(default_channel="C1", dm_min_severity=None)
+    with SlackServer(TOKEN) as slack:
+        slack.state.inject("500_after")  # stored, answered 500: the retry must look first
+        inner = transport(slack.base_url)
+
+        class BusyChannel:
+            def __getattr__(self, name):
+                return getattr(inner, name)
+
+            def find(self, channel, key, oldest):
+                with slack.state.lock:  # 450 newer messages by others: ours is on the third page of 200
+                    slack.state.messages[channel] += [{"type": "message", "ts": slack.state.new_ts(), "text": "hi"}
+                                                      for _ in range(450)]
+                return inner.find(channel, key, oldest)
+
+        outbox = fast_outbox(f"sqlite:///{tmp_path / 'o.sqlite'}")
+        outbox.enqueue_alerts([make_alert(1)], routing)
+        report = outbox.deliver(BusyChannel(), budget_seconds=10)
+        assert report.found_after_uncertain == 1 and report.posted == 0
+        assert [m for m, _, _ in slack.state.requests].count("conversations.history") == 3
+        assert_each_posted_once(slack, outbox)
