@@ -34,6 +34,7 @@ TOKEN = "xoxb-lab-token"
 FAULT_RATES = {"500": 0.10, "500_after": 0.10, "429": 0.10, "timeout": 0.025, "timeout_before": 0.025}
 CLIENT_TIMEOUT = 1.0  # the deliverer's HTTP timeout; the server hangs longer on a timeout fault
 LEASE_SECONDS = 3.0  # a killed deliverer's rows are looked up after this
+WORKERS = 8  # deliverer threads (channels posted to at once)
 
 
 def lab_alerts(count: int, channels: int, seed: int) -> tuple[list[AlertMessage], Routing]:
@@ -60,7 +61,7 @@ def outbox(db_url: str) -> Outbox:
 def deliverer(db_url: str, base_url: str, budget: float) -> None:
     """The deliverer process: drain the outbox, print the report as JSON."""
     transport = SlackTransport(slack_client(TOKEN, base_url, timeout=CLIENT_TIMEOUT))
-    report = outbox(db_url).deliver(transport, budget_seconds=budget)
+    report = outbox(db_url).deliver(transport, budget_seconds=budget, workers=WORKERS)
     print(json.dumps(report.__dict__), flush=True)
 
 

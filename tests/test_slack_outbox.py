@@ -62,8 +62,9 @@ def test_each_alert_posted_once_under_5xx_timeouts_drops_and_429(db_url):
         slack.state.inject("500", "500_after", "timeout", "drop_after", "429", "timeout_before")
         outbox = fast_outbox(db_url)
         assert outbox.enqueue_alerts(alerts, routing).new == 8
-        report = outbox.deliver(transport(slack.base_url), budget_seconds=60)
+        report = outbox.deliver(transport(slack.base_url), budget_seconds=60, workers=4)  # 2 channels at once
         assert report.left == 0 and report.failed == 0
+        assert slack.state.max_posts_per_channel_per_second() == 1
         assert report.found_after_uncertain == 3  # 500_after, timeout, drop_after: found, not re-posted
         assert report.rate_limited >= 1
         assert_each_posted_once(slack, outbox)

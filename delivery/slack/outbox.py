@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ metadata = MetaData()
 
 STALE_AFTER = 300  # seconds: Slack's rule for request timestamps (the approval app)
 PENDING, SENDING, SENT, DIGESTED, FAILED = "pending", "sending", "sent", "digested", "failed"
+IN_FLIGHT = float("inf")  # a channel's pace while a post to it is under way
 
 
 class Base(DeclarativeBase):
@@ -208,32 +210,51 @@ class Outbox:
                              status=PENDING, attempts=0, next_attempt_at=now, uncertain=False, created_at=now)
 
     # ---------------------------------------------------------------- deliver
-    def deliver(self, transport, budget_seconds: float = 20.0, on_sent=None) -> DeliveryReport:
+    def deliver(self, transport, budget_seconds: float = 20.0, on_sent=None, workers: int = 1) -> DeliveryReport:
         """Send due rows until none is due within the budget. `on_sent(row)` runs after a row is recorded as sent
-        (the alert's lifecycle moves to notified). Safe to run in several processes: rows are claimed."""
+        (the alert's lifecycle moves to notified). `workers` threads post to different channels at once (a timeout
+        in one channel then does not hold up the others); a channel is reserved while a post to it is in flight.
+        Rows are claimed, so several processes never send the same row; their paces are not shared."""
         report = DeliveryReport()
         deadline = self.clock() + budget_seconds
         pace = self._pace()
-        recovered_at = float("-inf")
-        while True:
-            now = self.clock()
-            if now - recovered_at >= 1.0:
-                self._recover_expired_leases(now)
-                recovered_at = now
-            row, wait = self._next_due(now, pace)
-            if row is None:
-                if wait is None or now + wait > deadline:
-                    break
-                self.sleep(max(wait, 0.05))
-                continue
-            if not self._claim(row, now):
-                continue
-            outcome = self._attempt(transport, row, pace, report)
-            self._record(row, outcome, report)
-            if outcome.kind == "rate_limited":  # Slack's word on this channel's pace
-                pace[_pace_key(row)] = max(pace.get(_pace_key(row), 0.0), self.clock() + outcome.retry_after)
-            if outcome.kind == "ok" and on_sent is not None:
-                on_sent(row)
+        lock = threading.Lock()
+        recovered_at = [float("-inf")]
+
+        def work() -> None:
+            while True:
+                with lock:
+                    now = self.clock()
+                    if now - recovered_at[0] >= 1.0:
+                        self._recover_expired_leases(now)
+                        recovered_at[0] = now
+                    row, wait = self._next_due(now, pace)
+                    if row is not None:
+                        if not self._claim(row, now):
+                            continue
+                        reserved = _pace_key(row)
+                        before, pace[reserved] = pace.get(reserved, 0.0), IN_FLIGHT
+                if row is None:
+                    if wait is None or now + wait > deadline:
+                        return
+                    self.sleep(max(min(wait, 0.2 if workers > 1 else wait), 0.02))
+                    continue
+                outcome = self._attempt(transport, row, pace)
+                with lock:
+                    if pace.get(reserved) == IN_FLIGHT:  # no post happened (lookup, resolve) or the key changed
+                        pace[reserved] = before
+                    if outcome.kind == "rate_limited":  # Slack's word on this channel's pace
+                        pace[_pace_key(row)] = max(pace.get(_pace_key(row), 0.0), self.clock() + outcome.retry_after)
+                    self._record(row, outcome, report)
+                if outcome.kind in ("ok", "found") and on_sent is not None:
+                    on_sent(row)
+
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(max(workers, 1) - 1)]
+        for thread in threads:
+            thread.start()
+        work()
+        for thread in threads:
+            thread.join()
         with Session(self.engine) as session:
             report.left = session.scalar(select(func.count()).select_from(OutboxMessage).where(
                 OutboxMessage.status.in_([PENDING, SENDING])))
@@ -264,7 +285,8 @@ class Outbox:
                 ready = pace.get(_pace_key(row), 0.0)
                 if ready <= now:
                     return row, None
-                waits.append(ready - now)
+                if ready != IN_FLIGHT:
+                    waits.append(ready - now)
             later = session.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(
                 OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at > now))
             leased = session.scalar(select(func.min(OutboxMessage.lease_until))
@@ -282,26 +304,28 @@ class Outbox:
         row.attempts += 1
         return claimed
 
-    def _attempt(self, transport, row: OutboxMessage, pace: dict[str, float], report: DeliveryReport) -> Outcome:
+    def _attempt(self, transport, row: OutboxMessage, pace: dict[str, float]) -> Outcome:
         if row.channel is None:
             resolved = transport.resolve(row.destination)
             if resolved.kind != "ok":
                 return resolved if resolved.kind != "uncertain" else Outcome("retry", error=resolved.error)
             row.channel = resolved.channel
+            ready, now = pace.get(row.channel, 0.0), self.clock()
+            if row.channel != row.destination and ready > now:  # another row of this DM channel went first
+                return Outcome("paced", retry_after=self.min_interval if ready == IN_FLIGHT else ready - now)
         if row.uncertain:
             found = transport.find(row.channel, row.key, row.first_attempt_at - self.lookup_skew)
             if found.kind == "ok":
-                report.found_after_uncertain += 1
                 return Outcome("found", channel=found.channel, ts=found.ts)
             if found.kind != "absent":  # the lookup itself failed: try it again later, never post blind
                 return found if found.kind in ("rate_limited", "failed") else Outcome("retry", error=found.error)
-        posted_at = self.clock()
         with Session(self.engine) as session, session.begin():
             session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                last_post_at=posted_at, channel=row.channel))
+                last_post_at=self.clock(), channel=row.channel))
+        pace[row.channel] = IN_FLIGHT
         outcome = transport.post(row.channel, row.payload, row.key)
         # From the answer, not the request: Slack counts the message when it stores it, somewhere in between.
-        pace[_pace_key(row)] = self.clock() + self.min_interval
+        pace[row.channel] = self.clock() + self.min_interval
         return outcome
 
     def _backoff(self, attempts: int) -> float:
@@ -315,6 +339,10 @@ class Outbox:
             values.update(status=SENT, ts=outcome.ts, channel=outcome.channel, sent_at=now, uncertain=False,
                           error=None)
             report.posted += outcome.kind == "ok"
+            report.found_after_uncertain += outcome.kind == "found"
+        elif outcome.kind == "paced":  # not attempted: give the attempt back
+            values.update(status=PENDING, next_attempt_at=now + outcome.retry_after,
+                          attempts=OutboxMessage.attempts - 1)
         elif outcome.kind == "rate_limited":  # 429: nothing was posted
             values.update(status=PENDING, next_attempt_at=now + max(outcome.retry_after, self.min_interval),
                           error=outcome.error)

@@ -74,7 +74,7 @@ class TickReport:
 
 
 def tick(outbox: Outbox, routing: Routing, transport, feed: AlertFeed | None, now: datetime | None = None,
-         budget_seconds: float = 20.0) -> TickReport:
+         budget_seconds: float = 20.0, workers: int = 4) -> TickReport:
     """`feed` None: only drain what is already queued."""
     now = now or datetime.now(timezone.utc)
     enqueued = outbox.enqueue_alerts(feed.pending_alerts(), routing) if feed else EnqueueReport()
@@ -87,7 +87,7 @@ def tick(outbox: Outbox, routing: Routing, transport, feed: AlertFeed | None, no
         for alert_id in [row.alert_id] if row.kind == "alert" else outbox.digested_alert_ids(row.key):
             feed.notified(alert_id)
 
-    delivery = outbox.deliver(transport, budget_seconds=budget_seconds, on_sent=sent)
+    delivery = outbox.deliver(transport, budget_seconds=budget_seconds, on_sent=sent, workers=workers)
     return TickReport(enqueued, owner_digests, delivery, feed is not None)
 
 
