@@ -55,7 +55,7 @@ class OutboxMessage(Base):
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False)  # a post may have landed: look before posting
     first_attempt_at: Mapped[float | None] = mapped_column(Float)  # where a lookup starts
     lease_until: Mapped[float | None] = mapped_column(Float)
-    last_post_at: Mapped[float | None] = mapped_column(Float)  # paces the destination
+    last_post_at: Mapped[float | None] = mapped_column(Float)  # last claim: paces the channel after a restart
     ts: Mapped[str | None] = mapped_column(String(40))
     digest_key: Mapped[str | None] = mapped_column(String(400))  # folded into this digest instead of posted alone
     error: Mapped[str | None] = mapped_column(Text)
@@ -228,10 +228,11 @@ class Outbox:
                     if now - recovered_at[0] >= 1.0:
                         self._recover_expired_leases(now)
                         recovered_at[0] = now
-                    row, wait = self._next_due(now, pace)
+                    row_id, wait = self._next_due(now, pace)
+                    row = self._claim(row_id, now) if row_id is not None else None
+                    if row_id is not None and row is None:  # taken by another process
+                        continue
                     if row is not None:
-                        if not self._claim(row, now):
-                            continue
                         reserved = _pace_key(row)
                         before, pace[reserved] = pace.get(reserved, 0.0), IN_FLIGHT
                 if row is None:
@@ -245,7 +246,9 @@ class Outbox:
                         pace[reserved] = before
                     if outcome.kind == "rate_limited":  # Slack's word on this channel's pace
                         pace[_pace_key(row)] = max(pace.get(_pace_key(row), 0.0), self.clock() + outcome.retry_after)
-                    self._record(row, outcome, report)
+                    values = self._next_state(row, outcome, report)
+                with Session(self.engine) as session, session.begin():
+                    session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
                 if outcome.kind in ("ok", "found") and on_sent is not None:
                     on_sent(row)
 
@@ -274,17 +277,17 @@ class Outbox:
                 OutboxMessage.status == SENDING, OutboxMessage.lease_until < now).values(
                 status=PENDING, uncertain=True, lease_until=None, next_attempt_at=now, error="lease expired"))
 
-    def _next_due(self, now: float, pace: dict[str, float]) -> tuple[OutboxMessage | None, float | None]:
-        """The oldest due row whose channel is not paced, or how long until one may be."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            due = session.scalars(select(OutboxMessage).where(
+    def _next_due(self, now: float, pace: dict[str, float]) -> tuple[int | None, float | None]:
+        """The id of the oldest due row whose channel is not paced, or how long until one may be."""
+        with Session(self.engine) as session:
+            due = session.execute(select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.destination).where(
                 OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(100)).all()
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(200)).all()
             waits = []
-            for row in due:
-                ready = pace.get(_pace_key(row), 0.0)
+            for row_id, channel, destination in due:
+                ready = pace.get(channel or destination, 0.0)
                 if ready <= now:
-                    return row, None
+                    return row_id, None
                 if ready != IN_FLIGHT:
                     waits.append(ready - now)
             later = session.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(
@@ -294,15 +297,15 @@ class Outbox:
             waits += [moment - now for moment in (later, leased) if moment is not None]
             return None, (min(waits) if waits else None)
 
-    def _claim(self, row: OutboxMessage, now: float) -> bool:
-        with Session(self.engine) as session, session.begin():
-            claimed = session.execute(update(OutboxMessage).where(
-                OutboxMessage.id == row.id, OutboxMessage.status == PENDING).values(
+    def _claim(self, row_id: int, now: float) -> OutboxMessage | None:
+        """Take the row (committed before anything is sent: a crash from here on leaves it `sending` with the time
+        of its first attempt, which is where a lookup starts). None if another deliverer took it first."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            return session.scalars(update(OutboxMessage).where(
+                OutboxMessage.id == row_id, OutboxMessage.status == PENDING).values(
                 status=SENDING, attempts=OutboxMessage.attempts + 1, lease_until=now + self.lease_seconds,
-                first_attempt_at=func.coalesce(OutboxMessage.first_attempt_at, now))).rowcount == 1
-        row.first_attempt_at = row.first_attempt_at or now
-        row.attempts += 1
-        return claimed
+                last_post_at=now, first_attempt_at=func.coalesce(OutboxMessage.first_attempt_at, now))
+                .returning(OutboxMessage)).first()
 
     def _attempt(self, transport, row: OutboxMessage, pace: dict[str, float]) -> Outcome:
         if row.channel is None:
@@ -319,9 +322,6 @@ class Outbox:
                 return Outcome("found", channel=found.channel, ts=found.ts)
             if found.kind != "absent":  # the lookup itself failed: try it again later, never post blind
                 return found if found.kind in ("rate_limited", "failed") else Outcome("retry", error=found.error)
-        with Session(self.engine) as session, session.begin():
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                last_post_at=self.clock(), channel=row.channel))
         pace[row.channel] = IN_FLIGHT
         outcome = transport.post(row.channel, row.payload, row.key)
         # From the answer, not the request: Slack counts the message when it stores it, somewhere in between.
@@ -332,7 +332,8 @@ class Outbox:
         # Full jitter: spreads retries of many rows that failed together.
         return self.rng.uniform(0.5, 1.0) * min(self.backoff_cap, self.backoff_base * 2 ** max(attempts - 1, 0))
 
-    def _record(self, row: OutboxMessage, outcome: Outcome, report: DeliveryReport) -> None:
+    def _next_state(self, row: OutboxMessage, outcome: Outcome, report: DeliveryReport) -> dict:
+        """The row's columns after this outcome (and the report counted)."""
         now = self.clock()
         values: dict = {"lease_until": None, "channel": row.channel}
         if outcome.kind in ("ok", "found"):
@@ -358,8 +359,7 @@ class Outbox:
             values.update(status=FAILED, error=outcome.error)
             report.failed += 1
             report.errors.append(f"{row.key}: {outcome.error}")
-        with Session(self.engine) as session, session.begin():
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
+        return values
 
     def digested_alert_ids(self, digest_key: str) -> list[str]:
         with Session(self.engine) as session:
