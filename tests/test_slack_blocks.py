@@ -52,10 +52,11 @@ def test_customer_written_text_cannot_mention_link_or_format():
             if part and part.get("type") == "mrkdwn":
                 assert part["verbatim"] is True
     assert "\n\n" not in safe(HOSTILE) and len(safe("x" * 10_000)) == 300
+    assert safe("<" * 1000, limit=10) == "&lt;&lt;\u2026"  # capped after escaping, never inside an entity
 
 
 def test_length_caps_keep_every_block_inside_slack_limits():
-    long = "word " * 5000
+    long = "<word> " * 5000
     message = alert_message(make_alert(1, account_name=long, reasons=(long,) * 20, playbook=long), "http://x")
     for block in message["blocks"]:
         if block["type"] == "section" and "text" in block:

@@ -65,10 +65,10 @@ def safe(text: object, limit: int = MAX_LINE, one_line: bool = True) -> str:
     value = _CONTROL.sub("", str(text if text is not None else ""))
     if one_line:
         value = " ".join(value.split())
-    if len(value) > limit:
-        value = value[: limit - 1].rstrip() + "\u2026"
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return value.translate(_MRKDWN_MARKS)
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").translate(_MRKDWN_MARKS)
+    if len(value) > limit:  # capped after escaping, never inside an entity
+        value = re.sub(r"&[a-z]*$", "", value[: limit - 1]).rstrip() + "\u2026"
+    return value
 
 
 def secret_values(environ: dict[str, str] | None = None) -> list[str]:
@@ -117,7 +117,7 @@ def alert_message(alert: AlertMessage, ui_base_url: str, asset_path: str = "ml/c
             _text(f"*ARR*\n{money(alert.arr)}"), _text(f"*Renewal*\n{renewal}"),
             _text(f"*Owner*\n{safe(alert.owner, 80)}"), _text(f"*Segment*\n{safe(alert.segment, 40)}"),
         ]},
-        {"type": "section", "text": _text(f"*Why*\n{reasons}"[:MAX_SECTION])},
+        {"type": "section", "text": _text(f"*Why*\n{reasons}")},  # 5 x 300 chars: within 3000
         {"type": "section", "text": _text(f"*Recommended playbook*\n{safe(alert.playbook, 1000, one_line=False)}")},
         {"type": "context", "elements": [_text(
             f"Data as of {alert.as_of.isoformat()} \u00b7 account {safe(alert.account_id, 60)} \u00b7 "
