@@ -55,7 +55,7 @@ class OutboxMessage(Base):
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False)  # a post may have landed: look before posting
     first_attempt_at: Mapped[float | None] = mapped_column(Float)  # where a lookup starts
     lease_until: Mapped[float | None] = mapped_column(Float)
-    last_post_at: Mapped[float | None] = mapped_column(Float)  # last claim: paces the channel after a restart
+    last_post_at: Mapped[float | None] = mapped_column(Float)  # last claim, then answer: paces after a restart
     ts: Mapped[str | None] = mapped_column(String(40))
     digest_key: Mapped[str | None] = mapped_column(String(400))  # folded into this digest instead of posted alone
     error: Mapped[str | None] = mapped_column(Text)
@@ -264,11 +264,18 @@ class Outbox:
         return report
 
     def _pace(self) -> dict[str, float]:
-        """Earliest time each channel may be posted to again (from the last posts, so restarts keep pace)."""
+        """Earliest time each channel may be posted to again, from the database so a restart keeps the pace: a second
+        after the last answer, and not before the lease of a row another (maybe dead) deliverer is sending, whose
+        message Slack may store at any moment until then."""
+        channel = func.coalesce(OutboxMessage.channel, OutboxMessage.destination)
         with Session(self.engine) as session:
-            channel = func.coalesce(OutboxMessage.channel, OutboxMessage.destination)
-            rows = session.execute(select(channel, func.max(OutboxMessage.last_post_at)).group_by(channel)).all()
-            return {key: last + self.min_interval for key, last in rows if last is not None}
+            last = session.execute(select(channel, func.max(OutboxMessage.last_post_at)).group_by(channel)).all()
+            leased = session.execute(select(channel, func.max(OutboxMessage.lease_until)).where(
+                OutboxMessage.status == SENDING).group_by(channel)).all()
+        pace = {key: at + self.min_interval for key, at in last if at is not None}
+        for key, until in leased:
+            pace[key] = max(pace.get(key, 0.0), until)
+        return pace
 
     def _recover_expired_leases(self, now: float) -> None:
         # A deliverer died (or hung) holding these: whether its post landed is unknown.
@@ -336,6 +343,8 @@ class Outbox:
         """The row's columns after this outcome (and the report counted)."""
         now = self.clock()
         values: dict = {"lease_until": None, "channel": row.channel}
+        if outcome.kind in ("ok", "uncertain"):  # a post was answered (or given up on) now: pace from here
+            values["last_post_at"] = now
         if outcome.kind in ("ok", "found"):
             values.update(status=SENT, ts=outcome.ts, channel=outcome.channel, sent_at=now, uncertain=False,
                           error=None)
