@@ -6,6 +6,7 @@ and every post it received, enforces Slack's one message per second per channel 
 injects faults on chat.postMessage, either queued one by one or drawn at random:
 
   429          rate limited, nothing stored          500         error, nothing stored
+  (429_pace: the same, answered because the channel had a message less than a second ago)
   500_after    stored, then a 500                    timeout     stored, then no answer for `hang` seconds
   timeout_before  no answer for `hang` s, nothing stored   drop_after  stored, then the connection is closed
   hold_after   stored, then the answer waits until `release()` (kill the client meanwhile)
@@ -153,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
             fault = state.next_fault()
             recent = [at for ch, at, _ in state.stored_posts if ch == channel and time.time() - at < 1.0]
             if fault is None and state.enforce_rate_limit and recent:
-                fault = "429"
+                fault = "429_pace"  # Slack's own limit, told apart from injected 429s
             stored = None
             if fault is None or fault in STORING_FAULTS:
                 metadata = self._decode(args.get("metadata"))
@@ -163,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
                 key = ((metadata or {}).get("event_payload") or {}).get("key")
                 state.stored_posts.append((channel, time.time(), key))
             state.requests.append(("chat.postMessage", fault or "ok", time.time()))
-        if fault == "429":
+        if fault in ("429", "429_pace"):
             return self._send({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(state.retry_after)})
         if fault in ("500", "500_after"):
             return self._send({"ok": False, "error": "internal_error"}, 500)

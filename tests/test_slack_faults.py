@@ -14,3 +14,4 @@ def test_small_fault_schedule_posts_each_message_once(tmp_path):
     assert result["max_messages_per_channel_per_second"] == 1
     faults = result["post_requests_by_outcome"]
     assert faults["hold_after"] == 1 and faults.get("500_after", 0) + faults.get("timeout", 0) > 0
+    assert "429_pace" not in faults  # Slack never had to refuse a post for the channel's pace
