@@ -26,7 +26,7 @@ from delivery.slack.blocks import AlertMessage
 from delivery.slack.outbox import SENT, Outbox, OutboxMessage, create_outbox_engine
 from delivery.slack.routing import Routing, Rule
 from delivery.slack.transport import SlackTransport, slack_client
-from lab.slack_server import SlackServer
+from lab.slack_server import STORING_FAULTS, SlackServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "xoxb-lab-token"
@@ -85,7 +85,6 @@ def run(alerts: int = 1000, channels: int = 50, crashes: int = 3, seed: int = 7,
         state.scheduled = {n: "hold_after" for n in sorted(rng.sample(range(5, max(int(alerts * 0.8), 10)), crashes))}
         started = time.monotonic()
         killed = 0
-        reports = []
         while time.monotonic() - started < max_seconds:
             process = start_deliverer(db_url, slack.base_url, budget=max_seconds)
             while process.poll() is None and not state.held.is_set():
@@ -99,7 +98,7 @@ def run(alerts: int = 1000, channels: int = 50, crashes: int = 3, seed: int = 7,
                 time.sleep(0.1)
                 state.release_event.clear()
                 continue
-            reports.append(json.loads(process.stdout.read().strip().splitlines()[-1]))
+            process.stdout.read()
             if box.counts().get("pending", 0) + box.counts().get("sending", 0) == 0:
                 break
         drained = time.monotonic() - started
@@ -124,7 +123,8 @@ def run(alerts: int = 1000, channels: int = 50, crashes: int = 3, seed: int = 7,
         "deliverer_crashes": killed, "drain_seconds": round(drained, 1),
         "max_messages_per_channel_per_second": state.max_posts_per_channel_per_second(),
         "post_requests_by_outcome": dict(sorted(faults.items())),
-        "found_after_uncertain": sum(r["found_after_uncertain"] for r in reports),
+        # Stored by Slack without a success answer: each would be a duplicate after a blind retry.
+        "stored_without_success_answer": sum(faults.get(fault, 0) for fault in STORING_FAULTS),
     }
 
 

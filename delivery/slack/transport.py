@@ -16,7 +16,7 @@ from pathlib import Path
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from delivery.slack.blocks import METADATA_EVENT, safe
+from delivery.slack.blocks import METADATA_EVENT
 from delivery.slack.routing import EMAIL, USER
 
 SLACK_DEFAULT_BASE_URL = WebClient.BASE_URL
@@ -134,7 +134,7 @@ class FileSink:
         return Outcome("absent")
 
     def resolve(self, destination: str) -> Outcome:
-        return Outcome("ok", channel=safe(destination, 200))
+        return Outcome("ok", channel=destination)
 
 
 def transport_from_env(sink_path: Path, timeout: float = 10) -> SlackTransport | FileSink:
