@@ -212,7 +212,7 @@ class Outbox:
     # ---------------------------------------------------------------- deliver
     def deliver(self, transport, budget_seconds: float = 20.0, on_sent=None, workers: int = 1) -> DeliveryReport:
         """Send due rows until none is due within the budget. `on_sent(row)` runs after a row is recorded as sent
-        (the alert's lifecycle moves to notified). `workers` threads post to different channels at once (a timeout
+        (the alert's lifecycle moves to notified), on whichever worker thread sent it. `workers` threads post to different channels at once (a timeout
         in one channel then does not hold up the others); a channel is reserved while a post to it is in flight.
         Rows are claimed, so several processes never send the same row; their paces are not shared."""
         report = DeliveryReport()

@@ -46,7 +46,7 @@ class AlertFeed(Protocol):
 
     def open_alerts(self) -> list[AlertMessage]: ...
 
-    def notified(self, alert_id: str) -> None: ...  # idempotent
+    def notified(self, alert_id: str) -> None: ...  # idempotent; called from the deliverer's worker threads
 
 
 def load_object(path: str, what: str):
