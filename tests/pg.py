@@ -15,6 +15,8 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 
+import pytest
+
 _server: dict[str, str] = {}
 
 
@@ -73,3 +75,13 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> Iterator[str]:
+    """The same test on a SQLite file (WAL) and on a fresh PostgreSQL database (import it into a test module)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'opdb.sqlite'}"
+    else:
+        with postgres_database() as url:
+            yield url

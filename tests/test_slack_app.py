@@ -20,6 +20,7 @@ from delivery.slack.app import REJECT_VIEW, build_app, make_http_server
 from delivery.slack.outbox import RefusedRequest
 from delivery.slack.routing import Routing
 from lab.slack_server import SlackServer
+from tests.pg import db_url  # noqa: F401 (a fixture)
 from tests.slack_helpers import TOKEN, fast_outbox, make_alert, transport
 
 SECRET = "test-signing-secret-0123456789"
@@ -46,9 +47,9 @@ def make_decide(engine):
 
 
 @pytest.fixture
-def setup(tmp_path):
+def setup(db_url):
     with SlackServer(TOKEN) as slack:
-        outbox = fast_outbox(f"sqlite:///{tmp_path / 'opdb.sqlite'}")
+        outbox = fast_outbox(db_url)
         outbox.enqueue_alerts([make_alert(1, needs_decision=True), make_alert(2, needs_decision=True)],
                               Routing(default_channel="C1", dm_min_severity=None))
         outbox.deliver(transport(slack.base_url), budget_seconds=10)
@@ -61,6 +62,7 @@ def setup(tmp_path):
         yield slack, outbox, url
         server.shutdown()
         server.server_close()
+        outbox.engine.dispose()
 
 
 def send(url: str, payload: dict, secret: str = SECRET, timestamp: int | None = None, body: str | None = None):

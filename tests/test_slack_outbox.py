@@ -18,24 +18,10 @@ from sqlalchemy.orm import Session
 from delivery.slack.outbox import DIGESTED, FAILED, SENDING, SENT, OutboxMessage
 from delivery.slack.routing import Routing, Rule
 from lab.slack_server import SlackServer
+from tests.pg import db_url  # noqa: F401 (a fixture)
 from tests.slack_helpers import TOKEN, fast_outbox, make_alert, transport
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'opdb.sqlite'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def postgres_url():
-    from tests.pg import postgres_database
-
-    with postgres_database() as url:
-        yield url
 
 
 def rows(outbox) -> list[OutboxMessage]:
