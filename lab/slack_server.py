@@ -3,7 +3,8 @@
 Methods: auth.test, chat.postMessage (with message metadata), chat.update, chat.postEphemeral, conversations.history (oldest, limit,
 cursor, include_all_metadata), conversations.open, users.lookupByEmail, views.open. It keeps every stored message
 and every post it received, enforces Slack's one message per second per channel if asked (429 + Retry-After), and
-injects faults on chat.postMessage, either queued one by one or drawn at random:
+injects faults on chat.postMessage, either queued one by one or drawn at random (and queued HTTP errors on
+conversations.history):
 
   429          rate limited, nothing stored          500         error, nothing stored
   (429_pace: the same, answered because the channel had a message less than a second ago)
@@ -40,6 +41,7 @@ class SlackState:
         self.views: list[dict] = []
         self.ephemeral: list[dict] = []
         self.queued_faults: deque[str] = deque()
+        self.history_faults: deque[int] = deque()  # HTTP statuses for the next conversations.history calls
         self.fault_rates: dict[str, float] = {}
         self.scheduled: dict[int, str] = {}  # the n-th chat.postMessage request (from 1) -> fault
         self.post_requests = 0
@@ -203,6 +205,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send({"ok": True, "message_ts": self.state.new_ts()})
 
     def api_conversations_history(self, args):
+        if self.state.history_faults:
+            status = self.state.history_faults.popleft()
+            self._log("conversations.history", str(status))
+            return self._send({"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}, status,
+                              {"Retry-After": str(self.state.retry_after)})
         channel = args.get("channel")
         oldest = float(args.get("oldest") or 0)
         limit = min(int(args.get("limit") or 100), 999)

@@ -199,3 +199,18 @@ def test_the_lookup_pages_through_a_busy_channel(tmp_path):
         assert report.found_after_uncertain == 1 and report.posted == 0
         assert [m for m, _, _ in slack.state.requests].count("conversations.history") == 3
         assert_each_posted_once(slack, outbox)
+
+
+def test_a_failed_lookup_is_retried_and_never_turns_into_a_blind_post(tmp_path):
+    routing = Routing(default_channel="C1", dm_min_severity=None)
+    with SlackServer(TOKEN) as slack:
+        slack.state.inject("500_after")
+        slack.state.history_faults.extend([500, 429])  # the first two lookups fail
+        outbox = fast_outbox(f"sqlite:///{tmp_path / 'o.sqlite'}")
+        outbox.enqueue_alerts([make_alert(1)], routing)
+        report = outbox.deliver(transport(slack.base_url), budget_seconds=20)
+        assert (report.found_after_uncertain, report.posted, report.rate_limited) == (1, 0, 1)
+        assert [outcome for method, outcome, _ in slack.state.requests if method == "conversations.history"] == \
+               ["500", "429", "ok"]
+        assert len(slack.state.stored_posts) == 1
+        assert_each_posted_once(slack, outbox)
