@@ -15,6 +15,7 @@ def defs() -> dg.Definitions:
     from orchestration.defs.briefs import assets as briefs_assets
     from orchestration.defs.agent import assets as agent_assets
     from orchestration.defs.agent import checks as agent_checks
+    from orchestration.defs.delivery import sensors as delivery_sensors
     from orchestration.defs.ingest import assets as ingest_assets
     from orchestration.defs.ml import assets as ml_assets
     from orchestration.defs.ml import checks as ml_checks
@@ -32,6 +33,7 @@ def defs() -> dg.Definitions:
             asset_checks=dg.load_asset_checks_from_modules(modules),
             jobs=[jobs.csops_pipeline, ml_jobs.ml_weekly_retrain, ml_jobs.ml_daily_scoring],
             schedules=[ml_jobs.ml_weekly_retrain_schedule, ml_jobs.ml_daily_scoring_schedule],
+            sensors=[delivery_sensors.slack_alerts_sensor, delivery_sensors.slack_run_failure_sensor],
         ),
         resources(),
     )

@@ -12,11 +12,11 @@ from csops.opdb.models import AccountState, Alert, AlertEvent, metadata
 
 def test_migrations_create_every_table_at_head_and_rerun_as_a_no_op(opdb_url):
     engine = open_opdb(opdb_url)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     tables = set(inspect(engine).get_table_names())
     assert set(metadata.tables) <= tables and "alembic_version" in tables
     upgrade(engine)  # at head: nothing to do, no error
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
 
 
 def test_rows_round_trip_with_json_evidence_on_both_backends(opdb_url):

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from csops.settings import Settings
 
 # One module per concern; each has `register(commands)` that adds its subparsers with `handler=` defaults.
-COMMAND_MODULES = ["csops.cli.agent", "csops.cli.lab", "csops.cli.pipeline", "csops.cli.briefs", "csops.cli.report"]
+COMMAND_MODULES = ["csops.cli.agent", "csops.cli.lab", "csops.cli.pipeline", "csops.cli.briefs", "csops.cli.report",
+                   "csops.cli.slack"]
 
 
 def parser() -> argparse.ArgumentParser:

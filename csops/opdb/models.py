@@ -203,3 +203,48 @@ class Postmortem(Base):
 
 
 metadata = Base.metadata
+
+
+class OutboxMessage(Base):
+    """One Slack message to deliver exactly once (delivery/slack/outbox.py): claimed before each post, looked up by its
+    metadata key after an uncertain outcome, never posted twice."""
+
+    __tablename__ = "slack_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)  # also the message metadata's key
+    kind: Mapped[str] = mapped_column(String(20))  # alert | channel_digest | owner_digest
+    alert_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    destination: Mapped[str] = mapped_column(String(320), index=True)  # channel ID, user:U.., email:..
+    channel: Mapped[str | None] = mapped_column(String(40))  # the resolved channel ID
+    payload: Mapped[dict] = mapped_column(JSON)  # text + blocks, already escaped and redacted
+    status: Mapped[str] = mapped_column(String(12), index=True, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)  # a post may have landed: look before posting
+    first_attempt_at: Mapped[float | None] = mapped_column(Float)  # where a lookup starts
+    lease_until: Mapped[float | None] = mapped_column(Float)
+    last_post_at: Mapped[float | None] = mapped_column(Float)  # last claim, then answer: paces after a restart
+    ts: Mapped[str | None] = mapped_column(String(40))
+    digest_key: Mapped[str | None] = mapped_column(String(400))  # folded into this digest instead of posted alone
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float)
+
+
+class SeenRequest(Base):
+    """Signatures of accepted approval-app requests, kept past the staleness window: the same signature again is a
+    replay."""
+
+    __tablename__ = "slack_seen_requests"
+    signature: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class RefusedRequest(Base):
+    """Approval-app requests refused, with why (unsigned | stale | forged | replayed)."""
+
+    __tablename__ = "slack_refused_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(20))
+    request_timestamp: Mapped[str | None] = mapped_column(String(20))

@@ -5,9 +5,10 @@ import os
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from csops.settings import Settings
 from csops.dbt import dbt_executable
+from csops.settings import Settings
 from delivery.briefs.policy import BriefPolicy
+from delivery.slack.service import SlackConfig
 from orchestration.lib.brief_writer import BriefWriterResource
 from orchestration.lib.dbt_project import CsopsDbtCliResource, csops_dbt_project
 from orchestration.lib.landing import LandingZone
@@ -39,6 +40,29 @@ def brief_writer() -> BriefWriterResource:
     if os.environ.get("ANTHROPIC_API_KEY") and BriefPolicy.load().writer != "offline":
         return BriefWriterResource(api_key=dg.EnvVar("ANTHROPIC_API_KEY"))
     return BriefWriterResource()
+class SlackDelivery(dg.ConfigurableResource):
+    """The Slack outbox in the operational database and where alerts come from. The bot token and Slack's base URL
+    are read from the environment when a tick runs (`SLACK_BOT_TOKEN`, `SLACK_API_BASE_URL`); without a token the
+    messages go to `sink_path`."""
+
+    outbox_url: str
+    routing_path: str
+    sink_path: str
+    alert_feed: str = ""  # module:attribute of the account agent's AlertFeed; empty: nothing to deliver yet
+    budget_seconds: float = 20.0
+
+    def tick(self):
+        from delivery.slack.service import run_tick
+
+        config = SlackConfig(outbox_url=self.outbox_url, routing_path=self.routing_path, sink_path=self.sink_path,
+                             alert_feed=self.alert_feed, decide="")
+        return run_tick(config, self.budget_seconds)
+
+
+def slack_delivery(settings: Settings) -> SlackDelivery:
+    config = SlackConfig.from_env(settings)
+    return SlackDelivery(outbox_url=config.outbox_url, routing_path=config.routing_path, sink_path=config.sink_path,
+                         alert_feed=config.alert_feed)
 
 
 @dg.definitions
@@ -59,5 +83,6 @@ def resources() -> dg.Definitions:
             "opdb": OperationalDatabase(
                 url=dg.EnvVar("CSOPS_OPDB_URL") if os.environ.get("CSOPS_OPDB_URL") else settings.opdb_url
             ),
+            "slack_delivery": slack_delivery(settings),
         }
     )

@@ -1,0 +1,1 @@
+"""Delivery wiring: the Slack sensors."""
