@@ -68,6 +68,9 @@ def write_run_log(instance: dg.DagsterInstance, run_id: str, out: TextIO) -> Non
         kind = entry.dagster_event.event_type_value if entry.dagster_event else "LOG"
         message = entry.dagster_event.message if entry.dagster_event and entry.dagster_event.message else \
             entry.user_message
+        error = getattr(entry.dagster_event.event_specific_data, "error", None) if entry.dagster_event else None
+        if error is not None:  # a failed step: the whole error, with its cause, is what the reader came for
+            message += "\n" + error.to_string()
         out.write(f"{stamp} {logging.getLevelName(entry.level):>7} {entry.step_key or '-'} {kind}: {message}\n")
 
 
@@ -143,9 +146,11 @@ class _Watcher(threading.Thread):
         group = self.groups.get(key, "default") if key else "default"
         name = STAGES.get(group, group)
         if self.current is None or self.current.name != name:
+            # A stage's time runs from the end of the one before (its steps' work happens before their events).
+            started = self.current.ended if self.current else timestamp
             if self.current:
                 self.progress(self.current.line())
-            self.current = _Stage(name, timestamp, timestamp)
+            self.current = _Stage(name, started, timestamp)
         self.current.ended = timestamp
         return self.current
 

@@ -208,8 +208,9 @@ def test_reports_say_which_optional_inputs_are_missing_and_read_them_when_presen
         before = account.build_account_report(con, picked["new"])
         assert any(sources.TABLES["briefs"] in note for note in before.data_notes)
         con.execute("CREATE SCHEMA agent; CREATE SCHEMA delivery")
-        con.execute("CREATE TABLE agent.queue AS SELECT * FROM (VALUES (?, 'csm_a', 'call the sponsor'), "
-                    "('X2', 'csm_b', 'send the plan')) t(account_id, owner, action)", [picked["new"]])
+        con.execute("CREATE TABLE agent.queue AS SELECT * FROM (VALUES (?, 'csm_a', 'call the sponsor', "
+                    "DATE '2026-07-01'), ('X2', 'csm_b', 'send the plan', DATE '2026-07-02')) "
+                    "t(account_id, owner, title, due_on)", [picked["new"]])
         con.execute("CREATE TABLE agent.alerts AS SELECT * FROM (VALUES ('X1', 'csm_a', 'save_play'), "
                     "('X2', 'csm_a', NULL), ('X3', 'csm_b', 'adoption')) t(account_id, owner, playbook)")
         con.execute("CREATE TABLE agent.playbook_lift AS SELECT * FROM (VALUES ('save_play', 'renewed', 0.12, 0.03, "

@@ -350,8 +350,7 @@ def _risk_section(con, acc: dict, report: Report) -> Section:
         section.facts.append(Fact("expansion band", expansion["risk_band"], "ml.expansion_scores.risk_band"))
     queue = sources.account_queue(con, aid)
     if queue.ok:
-        items = queue.frame.drop(columns=["account_id"]).astype(str).agg(", ".join, axis=1)
-        steps += [f"Agent queue: {item}" for item in items]
+        steps += [f"Agent queue: {row.title} ({row.owner}, due {show(row.due_on)})" for row in queue.frame.itertuples()]
     else:
         report.data_notes.append(f"account agent queue: {queue.reason()}")
     section.bullets = [f"Risk: {r}" for r in risks] or ["No risk signal in the marts today."]

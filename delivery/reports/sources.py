@@ -19,7 +19,7 @@ TABLES = {
     "playbook_lift": "agent.playbook_lift",  # measured lift per playbook, with its interval
     "briefs": "delivery.briefs",  # the briefs step's table: one row per account and kind, the latest
 }
-QUEUE_COLUMNS = ("account_id", "owner")
+QUEUE_COLUMNS = ("account_id", "owner", "title", "due_on")
 ALERT_COLUMNS = ("account_id", "owner")
 LIFT_COLUMNS = ("playbook", "metric", "lift", "ci_low", "ci_high")
 BRIEF_COLUMNS = ("account_id", "kind", "brief_json", "flagged", "generated_at")
@@ -93,7 +93,8 @@ def risks_with_playbook(con) -> Read:
 
 
 def account_queue(con, account_id: str) -> Read:
-    return _read(con, "queue", QUEUE_COLUMNS, "SELECT * FROM {table} WHERE account_id = ?", [account_id])
+    return _read(con, "queue", QUEUE_COLUMNS, "SELECT title, owner, due_on FROM {table} WHERE account_id = ? "
+                 "ORDER BY due_on, title", [account_id])
 
 
 def brief_summary(con, account_id: str) -> Read:
