@@ -236,7 +236,7 @@ def test_reports_say_which_optional_inputs_are_missing_and_read_them_when_presen
     categories, series = deck_charts(portfolio.files["pptx"])["Queued actions and alerts per owner"]
     assert categories == ["csm_a", "csm_b"] and series == {"Queued": [1, 1], "Alerts": [2, 1]}
     agent = next(s for s in portfolio.report.sections if s.key == "agent")
-    assert agent.table.rows == [["save_play", "+0.120", "[+0.030, +0.210]"]]
+    assert agent.table.rows == [["save_play", "renewed", "+0.120", "[+0.030, +0.210]"]]
     readiness = {r[0]: r for r in next(s for s in portfolio.report.sections if s.key == "readiness").table.rows}
     assert readiness["Risks with a playbook"][1] == "67%" and readiness["Most alerts held by one owner"][1] == "2"
 
