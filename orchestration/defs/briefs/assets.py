@@ -1,6 +1,6 @@
 """Briefs and plan drafts as an asset (group `briefs`): wiring only, the logic lives in `delivery.briefs`.
 
-    marts + ml scores + staging texts -> delivery/briefs   (table delivery.briefs; audit <data>/briefs/audit.jsonl)
+    marts + ml scores + staging texts + agent plans and alerts -> delivery/briefs   (table delivery.briefs; audit <data>/briefs/audit.jsonl)
 
 Which accounts need which brief: `delivery.briefs.service.needed_kinds` (docs/briefs.md). A brief is rewritten only
 when its account's fact sheet changed: a rerun on unchanged data makes no API call.
@@ -11,6 +11,7 @@ from dagster_duckdb import DuckDBResource
 
 from csops.settings import Settings
 from delivery.briefs import refresh_briefs
+from delivery.briefs.agent import agent_inputs
 from orchestration.lib.brief_writer import BriefWriterResource
 from orchestration.lib.pools import DUCKDB_POOL
 from orchestration.lib.warehouse import Warehouse
@@ -22,12 +23,14 @@ SOURCES = [dg.AssetKey(["marts", name]) for name in (
     "fct_revenue_events")] + [dg.AssetKey(["ml", "churn_scores"]), dg.AssetKey(["ml", "expansion_scores"])] + [
     dg.AssetKey(["staging", name]) for name in (
         "stg_contacts", "stg_handoffs", "stg_support_tickets", "stg_survey_responses", "stg_activities")]
+# The agent's open plans and alerts: the drafts it asks for (delivery/briefs/agent.py).
+AGENT = [dg.AssetKey(["agent", "account_state"]), dg.AssetKey(["agent", "alerts"])]
 
 
 @dg.asset(
     key=BRIEFS,
     group_name=GROUP,
-    deps=SOURCES,
+    deps=[*SOURCES, *AGENT],
     pool=DUCKDB_POOL,
     kinds={"duckdb", "python", "anthropic"},
     description="Briefs and plan drafts of the accounts that need one (renewal within 120 days, high or critical "
@@ -40,7 +43,8 @@ def account_briefs(context: dg.AssetExecutionContext, duckdb: DuckDBResource, wa
     writer = brief_writer.writer(policy)
     with duckdb.get_connection() as con:
         warehouse.fetch_tables(con, [".".join(k.path) for k in SOURCES], context.run_id, context.log.info)
-        result = refresh_briefs(con, writer, policy, Settings.from_env().data_dir, progress=context.log.info)
+        result = refresh_briefs(con, writer, policy, Settings.from_env().data_dir, progress=context.log.info,
+                                agent_inputs=agent_inputs(con))
         warehouse.store_tables(con, ["delivery.briefs"], context.log.info)
     totals = result.totals()
     by_kind: dict[str, int] = {}
