@@ -61,6 +61,8 @@ class TickResult:
         data["as_of"], data["today"] = str(self.as_of), str(self.today)
         data["note"] = self.note or "none"
         data["held_accounts"] = ", ".join(self.held_accounts[:20]) or "none"
+        data["progress_note"] = (f"{self.transitions} transitions, {self.alerts_raised} alerts raised, "
+                                 f"{self.alerts_escalated} escalated, {self.actions_created} actions queued")
         return data
 
 

@@ -89,10 +89,6 @@ def run_pipeline(settings: Settings, job_name: str = JOBS[0]) -> int:
             print(heading)
             print("\n".join(f"  {name}" for name in names))
     print(f"Warehouse: {settings.duckdb_path}")
-    if settings.reports_dir.exists():
-        decks = sorted((settings.reports_dir / "accounts").glob("*.pptx"))
-        print(f"Reports: {len(decks)} QBR decks with HTML and PDF value reports (renewal within 120 days) in "
-              f"{settings.reports_dir / 'accounts'}; portfolio report {settings.reports_dir / 'portfolio.html'}")
     print("Open the Dagster UI with `make ui` (or `csops ui`), then http://127.0.0.1:3000")
     return 0 if result.success else 1
 
@@ -136,8 +132,8 @@ def format_action_layer(settings: Settings, con, top: int = 5) -> str:
     reports = settings.reports_dir
     if (reports / "portfolio.html").exists():
         decks = len(list((reports / "accounts").glob("*.pptx")))
-        lines.append(f"Reports: {decks} QBR decks with HTML and PDF in {reports / 'accounts'}, the portfolio report in "
-                     f"{reports / 'portfolio.html'}")
+        lines.append(f"Reports: {decks} QBR decks with HTML and PDF (renewals within 120 days) in {reports / 'accounts'}, "
+                     f"the portfolio report in {reports / 'portfolio.html'}")
     return "\n".join(lines)
 
 

@@ -52,6 +52,8 @@ def account_briefs(context: dg.AssetExecutionContext, duckdb: DuckDBResource, wa
         by_kind[brief.kind] = by_kind.get(brief.kind, 0) + 1
     return dg.MaterializeResult(metadata={
         "writer": writer.name, "model": writer.model, **totals,
+        "progress_note": f"{totals['written']} briefs written by the {writer.name} writer, {totals['reused']} "
+                         f"unchanged, {totals['flagged']} flagged, {totals['api_calls']} API calls",
         "written_by_kind": dg.MetadataValue.json(by_kind),
         "per_account": dg.MetadataValue.json(result.per_account()),
     })

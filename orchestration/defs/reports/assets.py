@@ -44,10 +44,10 @@ def _tables(keys: list[dg.AssetKey]) -> list[str]:
     return [".".join(key.path) for key in keys]
 
 
-def _metadata(written) -> dict:
+def _metadata(written, what: str) -> dict:
     redrawn = sum(not w.unchanged for w in written)
     return {"written": redrawn, "unchanged": len(written) - redrawn,
-            "progress_note": f"{redrawn} reports written, {len(written) - redrawn} unchanged",
+            "progress_note": f"{what}: {redrawn} written, {len(written) - redrawn} unchanged",
             "files": dg.MetadataValue.json({w.name: {k: str(p) for k, p in w.files.items()} for w in written}),
             "not_written": dg.MetadataValue.json([f"{w.name}: {r}" for w in written for r in w.reasons]),
             "inputs_missing": dg.MetadataValue.json(sorted({n for w in written for n in w.report.data_notes}))}
@@ -69,7 +69,7 @@ def value_reports(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
         warehouse.fetch_tables(con, _tables([*ACCOUNT_MARTS, HANDOFFS]), context.run_id, context.log.info)
         written = write_value_reports(con, reports_dir)
     return dg.MaterializeResult(metadata={"accounts": len(written), "reports_dir": str(reports_dir),
-                                          **_metadata(written)})
+                                          **_metadata(written, "account reports")})
 
 
 @dg.asset(
@@ -87,4 +87,4 @@ def portfolio_report(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     with duckdb.get_connection() as con:
         warehouse.fetch_tables(con, _tables(PORTFOLIO_MARTS), context.run_id, context.log.info)
         written = write_portfolio(con, reports_dir, models_dir())
-    return dg.MaterializeResult(metadata={"reports_dir": str(reports_dir), **_metadata([written])})
+    return dg.MaterializeResult(metadata={"reports_dir": str(reports_dir), **_metadata([written], "portfolio report")})
