@@ -236,7 +236,7 @@ def markdown(report: dict) -> str:
     whole, orchestration = report.get("whole_run"), report.get("orchestration") or {}
     lines += ["", "## Whole Dagster run (landing -> scores)", ""]
     if whole:
-        lines += _table(STAGE_HEADER[:7] + ["notes"], [_stage_row("Dagster: csops_pipeline", whole,
+        lines += _table(STAGE_HEADER[:7] + ["notes"], [_stage_row("Dagster: csops_data_refresh", whole,
                                                             _stage_note("whole_run", whole))[:7] + [""]])
         lines += [""] + _runs_lines(whole)
         lines += [""]
@@ -306,8 +306,8 @@ def markdown(report: dict) -> str:
         lines += ["", "## One more day (incremental)", "",
                   f"Facts dated {incremental['held_back_day']} or later were held back from the last batch "
                   f"({', '.join(f'{s} {n:,}' for s, n in incremental['held_back_rows'].items())} rows) and landed "
-                  "after the whole run; then the daily pipeline ran on the same warehouse: `csops_pipeline` and the "
-                  "score assets of `ml_daily_scoring`.", ""]
+                  "after the whole run; then the daily refresh ran on the same warehouse: `csops_data_refresh` again "
+                  "(ingest, dbt, training on the changed data, scores).", ""]
         rows = [_stage_row(label, entry, _stage_note(key, entry))[:7] + [""]
                 for key, label, entry in (("daily", "daily pipeline (one more day)", daily),
                                           ("full_refresh", "dbt run --full-refresh (for the comparison)", refresh))

@@ -11,3 +11,13 @@ csops_pipeline = dg.define_asset_job(
     description="Landing zone to every product output: ingest new batches, build and test the dbt models, train the "
     "models when their data changed, score every active account, and run the layers downstream of the scores.",
 )
+
+# The action layer's groups: what turns scores into work for people (agent, briefs, reports).
+ACTION_LAYER = ("agent", "briefs", "reports")
+csops_data_refresh = dg.define_asset_job(
+    name="csops_data_refresh",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(*ACTION_LAYER),
+    executor_def=dg.in_process_executor,
+    description="The data spine alone: ingest, every dbt model, training when the data changed, and the scores; no "
+    "agent tick, briefs or reports. What the benchmark measures.",
+)
