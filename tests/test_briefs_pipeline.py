@@ -14,6 +14,7 @@ from csops.cli import main
 from delivery.briefs import summary
 from delivery.briefs.facts import build_fact_sheet
 from delivery.briefs.policy import BriefPolicy
+from delivery.briefs.agent import agent_inputs
 from delivery.briefs.service import needed_kinds
 from orchestration.defs.briefs.assets import account_briefs
 from orchestration.lib.brief_writer import BriefWriterResource
@@ -44,12 +45,14 @@ def test_the_main_job_writes_the_needed_briefs_and_claude_reruns_make_no_call(pi
     with duckdb.connect(str(db)) as con:
         rows = con.execute("SELECT account_id, kind, brief_json, markdown, flagged FROM delivery.briefs").fetchall()
         assert len(rows) == meta["written"]
-        expected = set()
+        expected, asked = set(), agent_inputs(con)  # the agent ran first: its open plans are drafted too
+        assert any(inputs.open_plan_kind for inputs in asked.values())
         for (account_id,) in con.execute("SELECT account_id FROM marts.dim_accounts").fetchall():
-            expected |= {(account_id, k) for k in needed_kinds(build_fact_sheet(con, account_id), policy)}
+            sheet = build_fact_sheet(con, account_id, asked.get(account_id))
+            expected |= {(account_id, k) for k in needed_kinds(sheet, policy)}
         assert {(a, k) for a, k, *_ in rows} == expected
         for account_id, kind, brief_json, markdown, flagged in rows:
-            ids = set(build_fact_sheet(con, account_id).by_id())
+            ids = set(build_fact_sheet(con, account_id, asked.get(account_id)).by_id())
             claims = [c for s in json.loads(brief_json)["sections"] for p in ("facts", "hypotheses") for c in s[p]]
             assert claims and all(c["fact_ids"] and set(c["fact_ids"]) <= ids for c in claims), (account_id, kind)
             assert "offline writer" in markdown and not flagged

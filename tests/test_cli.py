@@ -48,7 +48,7 @@ def test_demo_builds_everything_and_a_rerun_duplicates_nothing(csops_env, dbt_ma
     assert "Top 5 accounts most at risk of churn within 90 days" in first.stdout
     assert str(csops_env.duckdb_path) in first.stdout
     # the reports: decks, value reports and PDFs of the accounts renewing within 120 days, and the portfolio
-    assert f"portfolio report {csops_env.reports_dir / 'portfolio.html'}" in first.stdout
+    assert f"the portfolio report in {csops_env.reports_dir / 'portfolio.html'}" in first.stdout
     assert (csops_env.reports_dir / "portfolio.pdf").exists()
     with duckdb.connect(str(csops_env.duckdb_path), read_only=True) as con:
         before = con.execute("SELECT count(*) FROM raw.usage_events").fetchone()[0]
