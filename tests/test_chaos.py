@@ -1,0 +1,132 @@
+"""Chaos suite: what users do to the embedded default (poison values, bad CSVs, stray files, late data, crashes,
+BI readers) must neither stop the pipeline nor lose a row unaccounted. `make chaos` runs this file alone; it also
+runs under plain `pytest`."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import duckdb
+import pandas as pd
+import pytest
+
+from csops import contract
+from csops.ingest import ingest_source
+from csops.quality.reconciliation import reconcile
+from tests.test_ingest import ACCOUNT_HEADER, CONTRACT_HEADER, EVENT_HEADER, con, landing, write_batch  # noqa: F401
+
+pytestmark = pytest.mark.chaos
+
+TICKET_HEADER = "ticket_id,account_id,contact_id,opened_at,closed_at,priority,category,status,subject,body,csat"
+
+
+def ingest_all(con, landing):
+    return {source: {r.batch_file: r for r in ingest_source(con, landing, source)} for source in contract.SOURCE_NAMES}
+
+
+def quarantined(con, source: str, batch: str) -> dict[int, str]:
+    return dict(con.execute(f"SELECT _row_number, _reason FROM raw.{source}_quarantine WHERE _batch_file = ?",
+                            [batch]).fetchall())
+
+
+def assert_reconciled(con):
+    for source in contract.SOURCE_NAMES:
+        assert reconcile(con, source).problems == [], source
+
+
+def test_poison_values_quarantine_their_row_with_file_row_and_column(con, landing):
+    write_batch(landing, "support_tickets", "poison.csv", [
+        TICKET_HEADER,
+        "T1,A1,,2024-03-01T10:00:00Z,,low,,,,,NaN",
+        "T2,A1,,2024-03-01T10:00:00Z,,low,,,,,4",
+        "T3,A1,,infinity,,low,,,,,1e20",
+        "T4,A1,,1899-05-01,,low,,,,,-inf",
+    ])
+    write_batch(landing, "contracts", "poison.csv", [
+        CONTRACT_HEADER, "C7,A1,core,2024-01-01,2025-01-01,100,1e20,USD", "C8,A1,core,epoch,2025-01-01,nan,3,USD"])
+    write_batch(landing, "usage_events", "poison.csv", [
+        EVENT_HEADER, "E7,A1,u1,login,,2024-03-01T10:00:00Z,nan", "E8,A1,u1,login,,2024-03-01T10:00:00Z,inf",
+        "E9,A1,u1,login,,2024-03-01T10:00:00Z,-Infinity", "E10,A1,u1,login,,2024-03-01T10:00:00Z,2.5"])
+    # Parquet carries real floats: NaN and infinity as values, not text (pandas would write NaN as null).
+    duckdb.execute("COPY (SELECT 'P' || i AS event_id, 'A1' AS account_id, 'u' AS user_id, 'login' AS event_type, "
+                   "NULL AS feature, '2024-03-02T10:00:00Z' AS occurred_at, q AS quantity FROM (VALUES "
+                   "(1, 'nan'::DOUBLE), (2, 'inf'::DOUBLE)) t(i, q)) TO "
+                   f"'{landing / 'usage_events' / 'poison.parquet'}' (FORMAT parquet)")
+
+    results = ingest_all(con, landing)  # must not raise
+    assert results["support_tickets"]["poison.csv"].rows_loaded == 1
+    tickets = quarantined(con, "support_tickets", "poison.csv")
+    assert tickets[1] == "not a finite number in csat: NaN"
+    assert set(tickets[3].split("; ")) == {"out of range timestamp in opened_at: infinity",
+                                           "out of range for integer in csat: 1e20"}
+    assert "out of range timestamp in opened_at: 1899-05-01" in tickets[4]
+    contracts = quarantined(con, "contracts", "poison.csv")
+    assert contracts[1] == "out of range for integer in licensed_seats: 1e20"
+    assert set(contracts[2].split("; ")) == {"out of range date in start_date: epoch", "not a finite number in arr: nan"}
+    events = quarantined(con, "usage_events", "poison.csv")
+    assert events == {1: "not a finite number in quantity: nan", 2: "not a finite number in quantity: inf",
+                      3: "not a finite number in quantity: -Infinity"}
+    assert set(quarantined(con, "usage_events", "poison.parquet").values()) == {
+        "not a finite number in quantity: nan", "not a finite number in quantity: inf"}
+    assert con.execute("SELECT count(*) FROM raw.usage_events WHERE NOT isfinite(quantity)").fetchone()[0] == 0
+    assert con.execute("SELECT quantity FROM raw.usage_events WHERE event_id = 'E10'").fetchone()[0] == 2.5
+    assert_reconciled(con)
+
+
+def test_a_cut_last_line_is_one_quarantined_row_the_others_load(con, landing):
+    rows = [f"E{i},A1,u1,login,,2024-03-01T10:00:00Z,1" for i in range(100, 399)]
+    write_batch(landing, "usage_events", "cut.csv", [EVENT_HEADER, *rows, "E399,A1,u1,lo"])
+    result = ingest_all(con, landing)["usage_events"]["cut.csv"]
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("loaded", 300, 299, 1)
+    assert quarantined(con, "usage_events", "cut.csv") == {
+        300: "unreadable line: missing columns: Expected Number of Columns: 7 Found: 4 (file line 301)"}
+    line = con.execute("SELECT json_extract_string(_row, '$._line') FROM raw.usage_events_quarantine "
+                       "WHERE _batch_file = 'cut.csv'").fetchone()[0]
+    assert line == "E399,A1,u1,lo"
+    # Good rows keep their own row number in the file.
+    assert con.execute("SELECT _row_number FROM raw.usage_events WHERE event_id = 'E398'").fetchone()[0] == 299
+    assert_reconciled(con)
+
+
+def test_an_oversized_field_and_a_latin1_file_keep_the_whole_reason(con, landing):
+    huge = "x" * (10 << 20)
+    write_batch(landing, "usage_events", "huge.csv", [
+        EVENT_HEADER, "E20,A1,u1,login,,2024-03-01T10:00:00Z,1", f"E21,A1,u1,{huge},,2024-03-01T10:00:00Z,1",
+        "E22,A1,u1,login,,2024-03-01T10:00:00Z,1"])
+    latin = landing / "usage_events" / "latin1.csv"
+    latin.write_bytes(f"{EVENT_HEADER}\nE30,A1,u1,login,,2024-03-01T10:00:00Z,1\n"
+                      "E31,A1,u1,caf\xe9,,2024-03-01T10:00:00Z,1\n".encode("latin-1"))
+    results = ingest_all(con, landing)["usage_events"]
+    assert (results["huge.csv"].rows_read, results["huge.csv"].rows_loaded) == (3, 2)
+    assert (results["latin1.csv"].rows_read, results["latin1.csv"].rows_loaded) == (2, 1)
+    (reason,) = quarantined(con, "usage_events", "huge.csv").values()
+    assert reason.startswith("unreadable line: line size over maximum: Maximum line size of")
+    assert reason.endswith("exceeded. Actual Size:10485794 bytes. (file line 3)")
+    assert quarantined(con, "usage_events", "latin1.csv") == {2: (
+        "unreadable line: invalid encoding: Invalid unicode (byte sequence mismatch) detected. "
+        "This file is not utf-8 encoded. (file line 3)")}
+    assert_reconciled(con)
+
+
+def test_unreadable_files_count_the_rows_they_hold(con, landing):
+    frame = pd.DataFrame({"event_id": [f"Q{i}" for i in range(40)], "account_id": "A1", "user_id": "u",
+                          "event_type": "login", "feature": None, "occurred_at": "2024-03-02T10:00:00Z",
+                          "quantity": 1.0})
+    path = landing / "usage_events" / "damaged.parquet"
+    frame.to_parquet(path)
+    data = bytearray(path.read_bytes())
+    data[4:200] = b"\xff" * 196  # the data pages, not the footer
+    path.write_bytes(bytes(data))
+    cut = landing / "usage_events" / "cut.csv.gz"
+    cut.write_bytes(gzip.compress(("\n".join([EVENT_HEADER] + [f"G{i},A1,u,login,,2024-03-02T10:00:00Z,1"
+                                                               for i in range(500)])).encode())[:120])
+    results = ingest_all(con, landing)["usage_events"]
+    damaged = results["damaged.parquet"]
+    assert (damaged.status, damaged.rows_read, damaged.rows_quarantined) == ("quarantined", 40, 40)
+    assert damaged.reason.startswith("unreadable file: ")
+    assert results["cut.csv.gz"].reason.endswith("(row count unknown)")
+    assert_reconciled(con)
+    summary = reconcile(con, "usage_events")
+    assert summary.rows_read == summary.rows_loaded + summary.rows_quarantined + summary.rows_deduplicated
+    assert summary.batches_rows_unknown == ["cut.csv.gz"]
