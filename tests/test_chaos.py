@@ -130,3 +130,37 @@ def test_unreadable_files_count_the_rows_they_hold(con, landing):
     summary = reconcile(con, "usage_events")
     assert summary.rows_read == summary.rows_loaded + summary.rows_quarantined + summary.rows_deduplicated
     assert summary.batches_rows_unknown == ["cut.csv.gz"]
+
+
+def test_files_in_the_wrong_place_are_recorded_as_ignored_with_why(con, landing):
+    from csops.ingest.strays import record_strays
+    from csops.reporting.pipeline_summary import format_summary
+
+    good = landing / "usage_events" / "2025-01.csv"
+    for stray in ("usage-events/2025-02.csv", "usage_events/2025-02.PARQUET", "usage_events/2025-02.pq",
+                  "usage_events/february/2025-02.csv", "usage_events/.2025-02.csv.swp", "accounts.csv"):
+        path = landing / stray
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(good.read_bytes())
+    (landing / "_manifest.json").write_text("{}")  # reserved for tooling: not listed
+    strays = {s.path: s.reason for s in record_strays(con, landing, "run-1")}
+    assert strays == {
+        "accounts.csv": "unknown file at the top of the landing zone: did you mean accounts/?",
+        "usage-events": "unknown folder at the top of the landing zone: did you mean usage_events/?",
+        "usage_events/.2025-02.csv.swp": "hidden file (a name starting with '.' is never read)",
+        "usage_events/2025-02.PARQUET": "extension in the wrong case: rename it to end in '.parquet'",
+        "usage_events/2025-02.pq": "unknown extension .pq: batches end in .parquet, .csv, .csv.gz",
+        "usage_events/february": "nested folder: batches must sit directly in usage_events/",
+    }
+    ingest_all(con, landing)
+    summary = format_summary(con)
+    assert "Ignored in the landing zone (not read: move or rename them)" in summary
+    assert "  usage_events/2025-02.pq: unknown extension .pq" in summary
+    # Fixed on the next run: the entry goes away; still there: its first sighting is kept.
+    (landing / "usage-events" / "2025-02.csv").unlink()
+    (landing / "usage-events").rmdir()
+    first = con.execute("SELECT first_seen_at FROM raw.ingest_ignored WHERE path = 'usage_events/2025-02.pq'").fetchone()
+    record_strays(con, landing, "run-2")
+    assert con.execute("SELECT count(*) FROM raw.ingest_ignored WHERE path = 'usage-events'").fetchone()[0] == 0
+    assert con.execute("SELECT first_seen_at, run_id FROM raw.ingest_ignored WHERE path = 'usage_events/2025-02.pq'"
+                       ).fetchone() == (first[0], "run-2")

@@ -8,6 +8,7 @@ import duckdb
 
 from csops import contract
 from csops.ingest import tables
+from csops.ingest.strays import IGNORED_TABLE
 
 LAYERS = ("raw", "staging", "intermediate", "marts")
 
@@ -69,4 +70,15 @@ def format_summary(con: duckdb.DuckDBPyConnection) -> str:
     if ledger:
         lines.append("Whole batches quarantined")
         lines += [f"  {source}/{name}: {reason}" for source, name, reason in ledger]
+    ignored = ignored_entries(con)
+    if ignored:
+        lines.append("Ignored in the landing zone (not read: move or rename them)")
+        lines += [f"  {path}: {reason}" for path, reason in ignored]
     return "\n".join(lines)
+
+
+def ignored_entries(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(path, reason) of what the landing zone held at the last run that ingest does not read."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                         IGNORED_TABLE.split(".")).fetchone()[0]
+    return con.execute(f"SELECT path, reason FROM {IGNORED_TABLE} ORDER BY path").fetchall() if exists else []
