@@ -164,3 +164,57 @@ def test_files_in_the_wrong_place_are_recorded_as_ignored_with_why(con, landing)
     assert con.execute("SELECT count(*) FROM raw.ingest_ignored WHERE path = 'usage-events'").fetchone()[0] == 0
     assert con.execute("SELECT first_seen_at, run_id FROM raw.ingest_ignored WHERE path = 'usage_events/2025-02.pq'"
                        ).fetchone() == (first[0], "run-2")
+
+
+def test_rows_waiting_for_a_late_account_load_when_it_arrives(con, landing):
+    write_batch(landing, "usage_events", "early.csv", [
+        EVENT_HEADER, "L1,A9,u1,login,,2024-03-01T10:00:00Z,1", "L2,A9,u1,login,,2024-03-02T10:00:00Z,1",
+        "L3,A404,u1,login,,2024-03-02T10:00:00Z,1", "L4,A9,u1,login,,never,1"], mtime=1_700_000_100)
+    write_batch(landing, "contracts", "early.csv", [CONTRACT_HEADER, "C9,A9,core,2024-01-01,2025-01-01,900,9,USD"],
+                mtime=1_700_000_100)
+    ingest_all(con, landing)
+    assert con.execute("SELECT count(*) FROM raw.usage_events WHERE account_id = 'A9'").fetchone()[0] == 0
+
+    # The CRM export creating A9 lands a run later, with a batch repeating one of the early events.
+    write_batch(landing, "accounts", "late.csv", [ACCOUNT_HEADER, "A9,Late Co,smb,retail,NA,csm_cy,2024-02-01"],
+                mtime=1_700_000_200)
+    write_batch(landing, "usage_events", "late.csv", [EVENT_HEADER, "L2,A9,u1,login,,2024-03-02T10:00:00Z,1"],
+                mtime=1_700_000_200)
+    results = ingest_all(con, landing)
+    assert sorted(r[0] for r in con.execute("SELECT event_id FROM raw.usage_events WHERE account_id = 'A9'"
+                                            ).fetchall()) == ["L1", "L2"]
+    assert results["usage_events"]["late.csv"].rows_deduplicated == 1  # L2 was released first
+    assert con.execute("SELECT contract_id, _batch_file, _row_number FROM raw.contracts WHERE account_id = 'A9'"
+                       ).fetchall() == [("C9", "early.csv", 1)]
+    kept = con.execute("SELECT json_extract_string(_row, '$.event_id'), _released_at IS NOT NULL, _reason "
+                       "FROM raw.usage_events_quarantine WHERE _batch_file = 'early.csv' ORDER BY 1").fetchall()
+    assert [(event, released) for event, released, _ in kept] == [
+        ("L1", True), ("L2", True), ("L3", False), ("L4", False)]
+    assert "invalid timestamp in occurred_at: never" in kept[3][2]  # another problem: not released
+    ledger = con.execute("SELECT rows_read, rows_loaded, rows_quarantined, rows_deduplicated, rows_released "
+                         "FROM raw.ingest_ledger WHERE source = 'usage_events' AND batch_file = 'early.csv'").fetchone()
+    assert ledger == (4, 2, 2, 0, 2)
+    assert_reconciled(con)
+    # A rerun releases nothing twice.
+    ingest_all(con, landing)
+    assert con.execute("SELECT count(*) FROM raw.usage_events WHERE account_id = 'A9'").fetchone()[0] == 2
+    assert_reconciled(con)
+
+
+def test_an_old_export_resent_late_does_not_revert_newer_records(con, landing, tmp_path, dbt_manifest):
+    from csops.dbt import reusable_parse, run_dbt
+
+    header = ACCOUNT_HEADER + ",updated_at"
+    write_batch(landing, "accounts", "2025-06.csv", [header, "A1,Acme,enterprise,software,NA,csm_new,2024-01-01,"
+                                                             "2025-06-01T00:00:00Z"], mtime=1_700_000_100)
+    write_batch(landing, "accounts", "2025-01-resent.csv", [header, "A1,Acme,enterprise,software,NA,csm_old,"
+                                                                    "2024-01-01,2025-01-01T00:00:00Z"],
+                mtime=1_700_000_200)
+    ingest_all(con, landing)
+    con.close()
+    database = tmp_path / "warehouse.duckdb"
+    run_dbt(["run", "--select", "stg_accounts"], database, tmp_path / "dbt", parsed=reusable_parse(database.stem))
+    with duckdb.connect(str(database), read_only=True) as reader:
+        owners = dict(reader.execute("SELECT account_id, csm_owner FROM staging.stg_accounts").fetchall())
+    # Without updated_at the newest file wins, as the contract says (A2's only version comes from the first file).
+    assert owners == {"A1": "csm_new", "A2": "csm_bo"}

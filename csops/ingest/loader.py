@@ -18,6 +18,7 @@ import duckdb
 
 from csops import contract
 from csops.ingest import tables
+from csops.ingest.late_rows import release_late_rows
 from csops.ingest.readers import count_rows, error_reason, read_batch
 from csops.ingest.validation import quote, validated_select
 
@@ -97,6 +98,8 @@ def ingest_source(
             f"SELECT batch_file, content_sha256 FROM {tables.LEDGER_TABLE} WHERE source = ?", [source]
         ).fetchall()
     }
+    if spec.references_accounts:
+        _release_late_rows(con, source, log)
     results = []
     batches = list_batches(landing_dir, source)
     for batch in batches:
@@ -120,6 +123,20 @@ def ingest_source(
                 f"(expected files in {Path(landing_dir) / source}/). See docs/landing-contract.md."
             )
     return results
+
+
+def _release_late_rows(con: duckdb.DuckDBPyConnection, source: str, log: Callable[[str], None]) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        release = release_late_rows(con, source, datetime.now(UTC).replace(tzinfo=None))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if release.rows_loaded or release.rows_deduplicated:
+        log(f"{source}: {release.rows_loaded:,} row(s) quarantined for an unknown account_id loaded now that the "
+            f"account arrived ({release.rows_deduplicated:,} of them duplicates); {release.rows_still_waiting:,} "
+            "still wait for theirs")
 
 
 def batches_loaded_by_run(con: duckdb.DuckDBPyConnection, source: str, run_id: str) -> list[str]:
@@ -164,12 +181,13 @@ def _load_readable_batch(
     now: datetime,
 ) -> BatchResult:
     present = [row[0] for row in con.execute("DESCRIBE __batch").fetchall() if row[0] != "file_row_number"]
+    spec = spec.with_columns_present(present)
     missing = [c for c in spec.column_names if c not in present]
     extras = [c for c in present if c not in spec.column_names]
     batch_meta = [batch.name, batch.modified_at]
     # Lines the reader rejected (cut, over-long, not UTF-8) are quarantined one by one with DuckDB's whole reason.
     con.execute(
-        f"INSERT INTO {tables.quarantine_table(spec.name)} SELECT ?, ?, record, 'unreadable line: ' || reason "
+        f"{tables.quarantine_insert(spec.name)} SELECT ?, ?, record, 'unreadable line: ' || reason "
         "|| ' (file line ' || (record + 1) || ')', CAST(to_json({'_line': line}) AS VARCHAR), ? FROM __rejects",
         [*batch_meta, now],
     )
@@ -179,7 +197,7 @@ def _load_readable_batch(
     if missing:
         reason = "schema error: missing column(s) " + ", ".join(missing)
         con.execute(
-            f"INSERT INTO {tables.quarantine_table(spec.name)} "
+            f"{tables.quarantine_insert(spec.name)} "
             f"SELECT ?, ?, file_row_number + 1, ?, {_struct_json(present)}, ? FROM __batch",
             [*batch_meta, reason, now],
         )
@@ -195,7 +213,7 @@ def _load_readable_batch(
 
     # The row as read is rendered as JSON for quarantined rows only: doing it for every row doubled ingest time.
     con.execute(
-        f"INSERT INTO {tables.quarantine_table(spec.name)} "
+        f"{tables.quarantine_insert(spec.name)} "
         f"SELECT ?, ?, v.__row_number, v.__problems, {_struct_json(present, 'b')}, ? "
         "FROM __validated v JOIN __batch b ON b.file_row_number + 1 = v.__row_number WHERE v.__problems IS NOT NULL",
         [*batch_meta, now],
@@ -256,7 +274,7 @@ def _record_unreadable(
     # (one quarantine row each) where the file says how many it holds, else one marker row without a row number.
     reason = f"unreadable file: {error}" + ("" if rows is not None else " (row count unknown)")
     con.execute(
-        f"INSERT INTO {tables.quarantine_table(spec.name)} SELECT ?, ?, r, ?, NULL, ? "
+        f"{tables.quarantine_insert(spec.name)} SELECT ?, ?, r, ?, NULL, ? "
         f"FROM (SELECT unnest(CASE WHEN ? IS NULL THEN [NULL] ELSE range(1, ? + 1) END) AS r)",
         [batch.name, batch.modified_at, reason, now, rows, rows],
     )
@@ -268,7 +286,8 @@ def _record(
     con: duckdb.DuckDBPyConnection, result: BatchResult, batch: BatchFile, digest: str, run_id: str, now: datetime
 ) -> BatchResult:
     con.execute(
-        f"INSERT INTO {tables.LEDGER_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"{tables.insert_into(tables.LEDGER_TABLE, tables.LEDGER_COLUMNS)} "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
         [
             result.source,
             result.batch_file,

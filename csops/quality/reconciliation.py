@@ -48,7 +48,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, source: str) -> Reconciliation:
     in_raw = con.execute(f"SELECT count(*) FROM {tables.raw_table(source)}").fetchone()[0]
     # An unreadable file whose rows cannot be counted has a single marker row without a row number.
     in_quarantine = con.execute(
-        f"SELECT count(*) FROM {tables.quarantine_table(source)} WHERE _row_number IS NOT NULL"
+        f"SELECT count(*) FROM {tables.quarantine_table(source)} WHERE _row_number IS NOT NULL AND _released_at IS NULL"
     ).fetchone()[0]
     if in_raw != loaded:
         problems.append(f"raw.{source} holds {in_raw} rows but the ledger says {loaded} were loaded")
