@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration.definitions import defs
+from orchestration.lib.recovery import interruptible_waits, process_tags
 
 PIPELINE_JOB = "csops_pipeline"
 
@@ -13,7 +14,10 @@ def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO", job_name
     `definitions`: the code location's, when the caller has loaded them already (loading takes seconds)."""
     job = (definitions or defs()).resolve_job_def(job_name)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+    # The run records its process, so the next run can tell a crashed run from a live one (lib/recovery.py).
+    with interruptible_waits():
+        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
+                                      tags=process_tags())
 
 
 def failed_checks(result: dg.ExecuteInProcessResult, severity: str = "ERROR") -> list[str]:

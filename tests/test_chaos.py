@@ -218,3 +218,99 @@ def test_an_old_export_resent_late_does_not_revert_newer_records(con, landing, t
         owners = dict(reader.execute("SELECT account_id, csm_owner FROM staging.stg_accounts").fetchall())
     # Without updated_at the newest file wins, as the contract says (A2's only version comes from the first file).
     assert owners == {"A1": "csm_new", "A2": "csm_bo"}
+
+
+# A run that holds the `duckdb` pool and a dbt stand-in child until killed; with `guard`, launched as the CLI does.
+HOLDING_RUN = r'''
+import os, subprocess, sys, time
+import dagster as dg
+from orchestration.lib.recovery import DBT_PID_TAG, DBT_STARTED_TAG, interruptible_waits, launch_guard, process_tags
+
+
+@dg.asset(pool="duckdb")
+def holds_the_pool(context):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "dbt-stand-in"])
+    context.instance.add_run_tags(context.run_id, process_tags(child.pid, DBT_PID_TAG, DBT_STARTED_TAG))
+    print("READY", context.run_id, child.pid, flush=True)
+    time.sleep(600)
+
+
+job = dg.Definitions(assets=[holds_the_pool], jobs=[dg.define_asset_job(
+    "holding", selection=[holds_the_pool], executor_def=dg.in_process_executor)]).resolve_job_def("holding")
+with dg.DagsterInstance.get() as instance:
+    if sys.argv[1] == "guard":
+        with launch_guard(instance, os.environ["CSOPS_DUCKDB_PATH"], print):
+            job.execute_in_process(instance=instance, tags=process_tags())
+    else:
+        print("WAITING", flush=True)
+        with interruptible_waits():
+            job.execute_in_process(instance=instance, tags=process_tags(), raise_on_error=False)
+'''
+
+
+def _start_holding_run(tmp_path, mode: str):
+    import subprocess
+    import sys
+
+    script = tmp_path / "holding_run.py"
+    script.write_text(HOLDING_RUN)
+    return subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def _wait_for(process, word: str, timeout: float = 120) -> list[str]:
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 1)
+        if ready:
+            line = process.stdout.readline()
+            if line.startswith(word):
+                return line.split()
+            if not line and process.poll() is not None:
+                break
+    raise AssertionError(f"{word} not seen")
+
+
+def test_a_killed_run_is_cleaned_up_and_a_live_one_refuses_a_second_run(csops_env, tmp_path):
+    import os
+    import signal
+    import time
+
+    import dagster as dg
+    import psutil
+
+    from orchestration.lib.recovery import RunInProgress, launch_guard
+
+    holder = _start_holding_run(tmp_path, "guard")
+    try:
+        _, run_id, dbt_pid = _wait_for(holder, "READY")
+        messages: list[str] = []
+        with dg.DagsterInstance.get() as instance:
+            with pytest.raises(RunInProgress, match=f"run {run_id} \\(job holding, pid {holder.pid}\\) is running"):
+                with launch_guard(instance, csops_env.duckdb_path, messages.append):
+                    pass
+        # A run that bypasses the guard waits on the pool: Ctrl-C stops it.
+        waiter = _start_holding_run(tmp_path, "wait")
+        _wait_for(waiter, "WAITING")
+        time.sleep(8)  # definitions built, the step asks for its slot
+        waiter.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        waiter.wait(timeout=60)
+        assert time.monotonic() - started < 30
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert psutil.pid_exists(int(dbt_pid))  # orphaned, still running
+
+    with dg.DagsterInstance.get() as instance:
+        with launch_guard(instance, csops_env.duckdb_path, messages.append):
+            assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+            assert instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots == []
+            assert instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])) == []
+    assert f"cleaned up: run {run_id} had crashed (its process is gone): marked failed" in messages
+    assert f"cleaned up: stopped dbt (pid {dbt_pid}) left running by a crashed run" in messages
+    assert f"cleaned up: freed the pool slots run {run_id} still held" in messages
+    assert not psutil.pid_exists(int(dbt_pid)) or psutil.Process(int(dbt_pid)).status() == psutil.STATUS_ZOMBIE

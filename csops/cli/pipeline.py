@@ -59,13 +59,15 @@ def run_pipeline(settings: Settings, job_name: str = JOBS[0]) -> int:
     import dagster as dg
 
     from orchestration.lib.dbt_project import prepare_manifest
+    from orchestration.lib.recovery import launch_guard
     from orchestration.run import failed_checks, run_pipeline as run_job
 
-    say("parsing the dbt project")
-    prepare_manifest()
-    say(f"running job {job_name} (Dagster instance {settings.dagster_home})")
-    started = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    # One run at a time: refuses at once while another is alive, cleans up after a crashed one (lib/recovery.py).
+    with dg.DagsterInstance.get() as instance, launch_guard(instance, settings.duckdb_path, say):
+        say("parsing the dbt project")
+        prepare_manifest()
+        say(f"running job {job_name} (Dagster instance {settings.dagster_home})")
+        started = time.monotonic()
         result = run_job(instance, job_name=job_name)
     say(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s")
     print_summary(settings)
