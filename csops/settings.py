@@ -26,6 +26,8 @@ class Settings:
     # Past it DuckDB spills to disk instead of growing. DuckDB's own default, 80% of RAM, let the 35M-event benchmark
     # hold 7 GB; with 2GB the whole run peaked at 3.0 GiB and was no slower (docs/benchmarks.md).
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    # What BI tools and `csops summary` read: the marts, published after each successful run (csops/serving.py).
+    serving_path: Path | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,6 +39,7 @@ class Settings:
             dagster_home=Path(os.environ.get("DAGSTER_HOME", data_dir / "dagster_home")).resolve(),
             dbt_target=os.environ.get("CSOPS_DBT_TARGET", "duckdb"),
             duckdb_memory_limit=os.environ.get("CSOPS_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
+            serving_path=Path(os.environ.get("CSOPS_SERVING_PATH", data_dir / "serving.duckdb")).resolve(),
         )
 
     def environment(self) -> dict[str, str]:
@@ -46,6 +49,7 @@ class Settings:
             "CSOPS_LANDING_DIR": str(self.landing_dir),
             "CSOPS_DBT_TARGET": self.dbt_target,
             "CSOPS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            **({"CSOPS_SERVING_PATH": str(self.serving_path)} if self.serving_path else {}),
             "DAGSTER_HOME": str(self.dagster_home),
             "GX_ANALYTICS_ENABLED": os.environ.get("GX_ANALYTICS_ENABLED", "false"),
             "DAGSTER_DISABLE_TELEMETRY": os.environ.get("DAGSTER_DISABLE_TELEMETRY", "true"),

@@ -314,3 +314,62 @@ def test_a_killed_run_is_cleaned_up_and_a_live_one_refuses_a_second_run(csops_en
     assert f"cleaned up: stopped dbt (pid {dbt_pid}) left running by a crashed run" in messages
     assert f"cleaned up: freed the pool slots run {run_id} still held" in messages
     assert not psutil.pid_exists(int(dbt_pid)) or psutil.Process(int(dbt_pid)).status() == psutil.STATUS_ZOMBIE
+
+
+# A BI tool: `hold` keeps one read-only connection for its whole life, `fresh` opens one per query; every read is
+# checked to be a whole version of the table. (Connections of one process share the file they opened first.)
+READER = r'''
+import json, sys, time, duckdb
+path, mode, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+held = duckdb.connect(path, read_only=True) if mode == "hold" else None
+versions, errors, reads = set(), [], 0
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    con = held or duckdb.connect(path, read_only=True)
+    try:
+        rows, low, high = con.execute("SELECT count(*), min(v), max(v) FROM marts.t").fetchone()
+        if low != high or rows != 1000 * low:
+            errors.append(f"half a table: {rows} rows, versions {low}-{high}")
+        versions.add(low)
+        reads += 1
+    except Exception as error:
+        errors.append(repr(error))
+    if con is not held:
+        con.close()
+print(json.dumps({"reads": reads, "versions": sorted(versions), "errors": errors}), flush=True)
+'''
+
+
+def test_a_reader_holding_the_serving_file_neither_fails_a_publish_nor_sees_half_a_table(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from csops.serving import last_publication, publish
+
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE SCHEMA marts; CREATE SCHEMA ml; CREATE SCHEMA staging")
+        con.execute("CREATE TABLE marts.t AS SELECT 1 AS v FROM range(1000)")
+        con.execute("CREATE TABLE ml.scores AS SELECT 0.5 AS probability; CREATE TABLE staging.s AS SELECT 1 AS x")
+        publish(con, serving, "run-1")
+        script = tmp_path / "reader.py"
+        script.write_text(READER)
+        readers = {mode: subprocess.Popen([sys.executable, str(script), str(serving), mode, "8"],
+                                          stdout=subprocess.PIPE, text=True) for mode in ("hold", "fresh")}
+        version = 1
+        while any(reader.poll() is None for reader in readers.values()):
+            version += 1
+            con.execute(f"CREATE OR REPLACE TABLE marts.t AS SELECT {version} AS v FROM range({1000 * version})")
+            publish(con, serving, f"run-{version}")  # must not fail while the reader holds the file
+        seen = {mode: json.loads(reader.stdout.read()) for mode, reader in readers.items()}
+    assert seen["hold"]["errors"] == seen["fresh"]["errors"] == []
+    assert seen["hold"]["reads"] > 20 and seen["fresh"]["reads"] > 20 and version > 5
+    assert len(seen["hold"]["versions"]) == 1  # the file it opened, whole, however often it was replaced
+    assert len(seen["fresh"]["versions"]) >= 3  # each new connection: the newest publication
+    with duckdb.connect(str(serving), read_only=True) as reader_con:
+        assert last_publication(reader_con)[0] == f"run-{version}"
+        served = {row[0] for row in reader_con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
+    assert served == {"marts.t", "ml.scores", "main.publication"}  # staging stays in the warehouse
+    assert not list(tmp_path.glob(".serving.duckdb.*"))  # no temporary file or log left behind

@@ -90,10 +90,14 @@ def print_summary(settings: Settings) -> int:
     from csops.reporting.cs_highlights import format_highlights
     from csops.reporting.pipeline_summary import format_summary
 
+    from csops.serving import open_summary_source, summary_heading
+
     if not settings.duckdb_path.exists():
         print(f"No warehouse at {settings.duckdb_path} yet: run `csops demo` or `csops run` first.")
         return 1
-    with settings.connect_warehouse(read_only=True) as con:
+    path, con = open_summary_source(settings)
+    with con:
+        print(summary_heading(con, path))
         print(format_summary(con))
         try:
             print(format_highlights(con))
