@@ -90,7 +90,7 @@ def open_summary_source(settings: Settings) -> tuple[Path, duckdb.DuckDBPyConnec
     path = settings.serving_path if settings.serving_path and settings.serving_path.exists() else settings.duckdb_path
     try:
         return path, settings.connect_warehouse(path, read_only=True)
-    except duckdb.IOException as error:
+    except (duckdb.IOException, duckdb.ConnectionException) as error:  # the file is locked or open in this process
         raise UserError(f"the warehouse {path} is being written by a run and nothing was published to the serving "
                         f"file {settings.serving_path} yet; run `csops summary` when the run has finished") from error
 

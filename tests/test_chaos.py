@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import duckdb
 import pandas as pd
@@ -336,6 +337,7 @@ while time.monotonic() < deadline:
         errors.append(repr(error))
     if con is not held:
         con.close()
+    time.sleep(0.05)
 print(json.dumps({"reads": reads, "versions": sorted(versions), "errors": errors}), flush=True)
 '''
 
@@ -373,3 +375,292 @@ def test_a_reader_holding_the_serving_file_neither_fails_a_publish_nor_sees_half
             "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
     assert served == {"marts.t", "ml.scores", "main.publication"}  # staging stays in the warehouse
     assert not list(tmp_path.glob(".serving.duckdb.*"))  # no temporary file or log left behind
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# End to end: a tiny generated landing zone plus every kind of bad input above, run by the CLI, killed with -9 at
+# random (seeded) points of ingest and dbt, rerun, and compared with a clean run's tables.
+
+SEED = 27
+INGEST_KILL_TRIALS = 8
+DBT_KILL_TRIALS = 3
+# Written at load time, so identical in every run; not content (load times, run ids, first/last seen).
+VOLATILE_COLUMNS = {"_loaded_at", "loaded_at", "_quarantined_at", "_released_at", "first_seen_at", "last_seen_at",
+                    "run_id"}
+COMPARED_SCHEMAS = ("raw", "staging", "intermediate", "marts")
+
+
+def add_bad_inputs(landing) -> None:
+    """What users do to a landing zone: poison values, a cut CSV, Latin-1, an oversized field, stray files."""
+    accounts = duckdb.execute(f"SELECT account_id FROM read_parquet('{landing}/accounts/*.parquet') "
+                              "WHERE account_id IS NOT NULL ORDER BY 1 LIMIT 2").fetchall()
+    first, second = accounts[0][0], accounts[1][0]
+    write_batch(landing, "support_tickets", "zz-poison.csv", [
+        TICKET_HEADER, f"ZT1,{first},,2026-06-01T10:00:00Z,,low,,,,,NaN",
+        f"ZT2,{first},,2026-06-01T10:00:00Z,,low,,,,,4"])
+    write_batch(landing, "contracts", "zz-poison.csv", [
+        CONTRACT_HEADER, f"ZC1,{first},core,2026-01-01,2027-01-01,100,1e20,USD"])
+    events = [f"ZE{i},{second},u1,login,,2026-06-0{1 + i % 5}T10:00:00Z,1" for i in range(50)]
+    write_batch(landing, "usage_events", "zz-cut.csv", [
+        EVENT_HEADER, f"ZQ1,{second},u1,login,,2026-06-01T10:00:00Z,nan", *events, f"ZE99,{second},u1,lo"])
+    (landing / "usage_events" / "zz-latin1.csv").write_bytes(
+        f"{EVENT_HEADER}\nZL1,{second},u1,caf\xe9,,2026-06-01T10:00:00Z,1\n".encode("latin-1"))
+    write_batch(landing, "usage_events", "zz-huge.csv", [
+        EVENT_HEADER, f"ZH1,{second},u1,{'x' * (3 << 20)},,2026-06-01T10:00:00Z,1"])
+    (landing / "usage-events").mkdir()
+    (landing / "usage-events" / "2026-06.csv").write_text(EVENT_HEADER + "\n")
+    (landing / "usage_events" / "2026-06.PARQUET").write_bytes(b"misnamed")
+
+
+def fingerprint(path) -> dict[str, tuple]:
+    """(rows, content hash) of every table of the compared schemas, volatile columns left out."""
+    prints = {}
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN "
+            f"({', '.join(repr(s) for s in COMPARED_SCHEMAS)}) ORDER BY 1, 2").fetchall()
+        for schema, name in tables:
+            columns = [c for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+                "ORDER BY ordinal_position", [schema, name]).fetchall() if c not in VOLATILE_COLUMNS]
+            listed = ", ".join(f'"{c}"' for c in columns)
+            prints[f"{schema}.{name}"] = con.execute(
+                f'SELECT count(*), coalesce(sum(hash({listed})::HUGEINT), 0) FROM "{schema}"."{name}"').fetchone()
+    return prints
+
+
+def cli_env(data_dir, landing) -> dict[str, str]:
+    import os
+
+    from csops.instance import ensure_dagster_home
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CSOPS_", "DAGSTER_HOME"))}
+    env |= {"CSOPS_DATA_DIR": str(data_dir), "CSOPS_LANDING_DIR": str(landing),
+            "CSOPS_MODELS_DIR": str(data_dir / "models"), "DAGSTER_HOME": str(data_dir / "dagster_home")}
+    ensure_dagster_home(data_dir / "dagster_home")
+    return env
+
+
+def csops(*args: str, env: dict[str, str], **popen):
+    import subprocess
+
+    from tests.test_cli import CSOPS
+
+    if popen:
+        return subprocess.Popen([CSOPS, *args], env=env, **popen)
+    return subprocess.run([CSOPS, *args], env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def chaos_landing(tmp_path_factory):
+    from lab.generator import generate
+
+    landing = tmp_path_factory.mktemp("chaos") / "landing"
+    generate(landing, accounts=12, months=3, seed=SEED)
+    add_bad_inputs(landing)
+    return landing
+
+
+@pytest.fixture(scope="module")
+def clean_run(chaos_landing, tmp_path_factory, dbt_manifest):
+    """One `csops run` on the landing zone, undisturbed: the reference every trial is compared with."""
+    data = tmp_path_factory.mktemp("clean") / "data"
+    env = cli_env(data, chaos_landing)
+    completed = csops("run", env=env)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return data, env, completed, fingerprint(data / "warehouse.duckdb")
+
+
+def test_a_run_on_bad_inputs_succeeds_and_accounts_for_every_row(clean_run):
+    data, _, completed, prints = clean_run
+    out = completed.stdout
+    assert "Ignored in the landing zone" in out and "usage-events: unknown folder" in out
+    assert "usage_events/2026-06.PARQUET: extension in the wrong case" in out
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+        unaccounted = con.execute("SELECT coalesce(sum(abs(rows_read - rows_loaded - rows_quarantined - "
+                                  "rows_deduplicated)), 0) FROM raw.ingest_ledger").fetchone()[0]
+        for source in contract.SOURCE_NAMES:
+            assert reconcile(con, source).problems == [], source
+        reasons = dict(con.execute("SELECT _batch_file, string_agg(_reason, ' | ') FROM raw.usage_events_quarantine "
+                                   "WHERE _batch_file LIKE 'zz-%' GROUP BY 1").fetchall())
+    assert unaccounted == 0
+    assert "not a finite number in quantity: nan" in reasons["zz-cut.csv"]
+    assert "missing columns" in reasons["zz-cut.csv"]
+    assert "not utf-8 encoded" in reasons["zz-latin1.csv"] and "Maximum line size" in reasons["zz-huge.csv"]
+    assert prints["raw.ingest_ledger"][0] > 20
+    with duckdb.connect(str(data / "serving.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM marts.fct_account_health").fetchone()[0] > 0
+
+
+INGEST_ALL = """
+import sys, duckdb
+from csops import contract
+from csops.ingest import ingest_source
+con = duckdb.connect(sys.argv[1])
+for source in contract.SOURCE_NAMES:
+    ingest_source(con, sys.argv[2], source, run_id="trial")
+con.close()
+"""
+
+
+def _killed_at_random(command: list[str], delay: float, cwd=None) -> bool:
+    """Start `command` in its own process group, `kill -9` the whole group after `delay` s; True if it was killed
+    before it finished."""
+    import os
+    import signal
+    import subprocess
+
+    process = subprocess.Popen(command, cwd=cwd, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        process.wait(timeout=delay)
+        return False
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return True
+
+
+def test_kill_9_at_random_points_of_ingest_then_a_rerun_equals_a_clean_ingest(chaos_landing, tmp_path):
+    import random
+    import sys
+    import time
+
+    script = tmp_path / "ingest_all.py"
+    script.write_text(INGEST_ALL)
+    reference = tmp_path / "reference.duckdb"
+    started = time.monotonic()
+    assert not _killed_at_random([sys.executable, str(script), str(reference), str(chaos_landing)], 600)
+    duration = time.monotonic() - started
+    expected = {k: v for k, v in fingerprint(reference).items() if k.startswith("raw.")}
+    rng = random.Random(SEED)
+    killed = 0
+    for trial in range(INGEST_KILL_TRIALS):
+        warehouse = tmp_path / f"trial{trial}.duckdb"
+        killed += _killed_at_random([sys.executable, str(script), str(warehouse), str(chaos_landing)],
+                                    rng.uniform(0.5, duration))
+        assert not _killed_at_random([sys.executable, str(script), str(warehouse), str(chaos_landing)], 600)
+        assert fingerprint(warehouse) == expected, f"trial {trial}"
+        with duckdb.connect(str(warehouse)) as con:
+            assert all(reconcile(con, s).passed for s in contract.SOURCE_NAMES)
+    assert killed >= INGEST_KILL_TRIALS // 2  # most kills landed mid-ingest, not after it
+
+
+def test_kill_9_at_random_points_of_dbt_then_a_rerun_equals_a_clean_build(chaos_landing, tmp_path, dbt_manifest):
+    import random
+    import shutil
+    import sys
+    import time
+
+    from csops.dbt import DBT_PROJECT_DIR, reusable_parse
+
+    script = tmp_path / "ingest_all.py"
+    script.write_text(INGEST_ALL)
+    ingested = tmp_path / "ingested.duckdb"
+    assert not _killed_at_random([sys.executable, str(script), str(ingested), str(chaos_landing)], 600)
+    parse = reusable_parse("warehouse")
+
+    def dbt_run(folder) -> list[str]:
+        folder.mkdir(exist_ok=True)
+        if not (folder / "warehouse.duckdb").exists():
+            shutil.copy(ingested, folder / "warehouse.duckdb")
+        code = ("import sys; from pathlib import Path; from csops.dbt import run_dbt; "
+                "run_dbt(['run'], sys.argv[1], sys.argv[2], parsed=Path(sys.argv[3]) if sys.argv[3] else None)")
+        return [sys.executable, "-c", code, str(folder / "warehouse.duckdb"), str(folder / "dbt"), str(parse or "")]
+
+    started = time.monotonic()
+    assert not _killed_at_random(dbt_run(tmp_path / "reference"), 900, cwd=DBT_PROJECT_DIR)
+    duration = time.monotonic() - started
+    expected = fingerprint(tmp_path / "reference" / "warehouse.duckdb")
+    rng = random.Random(SEED + 1)
+    killed = 0
+    for trial in range(DBT_KILL_TRIALS):
+        folder = tmp_path / f"trial{trial}"
+        killed += _killed_at_random(dbt_run(folder), rng.uniform(1.0, duration), cwd=DBT_PROJECT_DIR)
+        assert not _killed_at_random(dbt_run(folder), 900, cwd=DBT_PROJECT_DIR)
+        assert fingerprint(folder / "warehouse.duckdb") == expected, f"trial {trial}"
+    assert killed >= 2
+
+
+def test_kill_9_of_csops_run_during_dbt_is_cleaned_up_and_the_rerun_equals_a_clean_run(clean_run, tmp_path):
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    data, env, _, expected = clean_run
+    # A BI tool holding the serving file for the whole scenario.
+    script = tmp_path / "reader.py"
+    script.write_text(READER)
+    reader = subprocess.Popen([sys.executable, str(script), str(data / "serving.duckdb"), "hold", "600"],
+                              stdout=subprocess.PIPE, text=True)
+    # Ingest finds nothing new; dbt rebuilds everything: kill the CLI at a random point of dbt.
+    run = csops("run", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    dbt = None
+    while dbt is None and time.monotonic() < deadline and run.poll() is None:
+        dbt = next((p for p in psutil.Process(run.pid).children(recursive=True)
+                    if "dbt" in " ".join(p.cmdline())), None)
+        time.sleep(0.5)
+    assert dbt is not None, "dbt never started"
+    time.sleep(random.Random(SEED).uniform(0, 10))
+
+    summary = csops("summary", env=env)  # reads the serving file: no lock, no traceback
+    assert summary.returncode == 0 and "Serving file" in summary.stdout, summary.stderr
+    second = csops("run", env=env)
+    assert second.returncode == 1
+    assert re.search(r"csops: run \S+ \(job csops_pipeline, pid \d+\) is running; wait for it", second.stderr)
+    assert "Traceback" not in second.stderr
+
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    assert dbt.is_running()  # orphaned by the kill: still writing to the warehouse
+    rerun = csops("run", env=env)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert re.search(r"cleaned up: run \S+ had crashed \(its process is gone\): marked failed", rerun.stdout)
+    assert f"cleaned up: stopped dbt (pid {dbt.pid})" in rerun.stdout
+    assert fingerprint(data / "warehouse.duckdb") == expected
+
+    os.kill(reader.pid, signal.SIGTERM)
+    reader.wait()
+    with duckdb.connect(str(data / "serving.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM marts.fct_account_health").fetchone()[0] > 0
+
+
+def test_errors_are_one_line_with_what_to_do_and_tracebacks_go_to_the_log(csops_env, capsys):
+    import argparse
+
+    from csops.cli import run_handler
+    from csops.errors import UserError
+
+    def fails_with(error):
+        def handler(_args, _settings):
+            raise error
+        return argparse.Namespace(command="run", handler=handler)
+
+    assert run_handler(fails_with(UserError("the landing zone has no accounts; add a batch")), csops_env) == 1
+    assert capsys.readouterr().err == "csops: the landing zone has no accounts; add a batch\n"
+    assert run_handler(fails_with(ValueError("bad thing\nsecond line")), csops_env) == 1
+    err = capsys.readouterr().err
+    log = csops_env.data_dir / "logs" / "csops.log"
+    assert err == f"csops: run failed: ValueError: bad thing (traceback in {log})\n"
+    assert "Traceback (most recent call last)" in log.read_text() and "second line" in log.read_text()
+    # The summary of a warehouse a run holds, before anything was published: one line, not an IOException.
+    import os
+    import subprocess
+
+    from tests.test_cli import CSOPS
+
+    holder = duckdb.connect(str(csops_env.duckdb_path))
+    try:
+        completed = subprocess.run([CSOPS, "summary"], env=os.environ.copy(), capture_output=True, text=True,
+                                   timeout=120)
+    finally:
+        holder.close()
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("csops: the warehouse ") and completed.stderr.count("\n") == 1
+    assert "when the run has finished" in completed.stderr

@@ -17,13 +17,14 @@ from pathlib import Path
 import duckdb
 
 from csops import contract
+from csops.errors import UserError
 from csops.ingest import tables
 from csops.ingest.late_rows import release_late_rows
 from csops.ingest.readers import count_rows, error_reason, read_batch
 from csops.ingest.validation import quote, validated_select
 
 
-class MissingRequiredSourceError(RuntimeError):
+class MissingRequiredSourceError(UserError):
     """A source the contract requires (accounts, contracts, usage_events) has never delivered a batch."""
 
 
