@@ -25,7 +25,7 @@ test: dbt-parse
 
 # Poison values, bad CSVs, stray files, late data, kill -9 during ingest and dbt, BI readers (docs/reliability.md).
 chaos: dbt-parse
-	$(BIN)/pytest -m chaos tests/test_chaos.py
+	$(BIN)/pytest -n 0 -m chaos tests/test_chaos.py
 
 ui: dbt-parse
 	$(BIN)/csops ui

@@ -19,6 +19,18 @@ from tests.test_ingest import ACCOUNT_HEADER, CONTRACT_HEADER, EVENT_HEADER, con
 
 pytestmark = pytest.mark.chaos
 
+# The suite's figures (docs/reliability.md), printed at the end of the module.
+FIGURES: dict[str, object] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_figures(request):
+    yield
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if FIGURES and capture:
+        with capture.global_and_fixture_disabled():
+            print(f"\nchaos figures: {json.dumps(FIGURES, sort_keys=True)}")
+
 TICKET_HEADER = "ticket_id,account_id,contact_id,opened_at,closed_at,priority,category,status,subject,body,csat"
 
 
@@ -243,9 +255,9 @@ with dg.DagsterInstance.get() as instance:
         with launch_guard(instance, os.environ["CSOPS_DUCKDB_PATH"], print):
             job.execute_in_process(instance=instance, tags=process_tags())
     else:
-        print("WAITING", flush=True)
+        print("WAITING", flush=True)  # untagged, as runs of csops before the tags were
         with interruptible_waits():
-            job.execute_in_process(instance=instance, tags=process_tags(), raise_on_error=False)
+            job.execute_in_process(instance=instance, raise_on_error=False)
 '''
 
 
@@ -296,8 +308,12 @@ def test_a_killed_run_is_cleaned_up_and_a_live_one_refuses_a_second_run(csops_en
         # A run that bypasses the guard waits on the pool: Ctrl-C stops it.
         waiter = _start_holding_run(tmp_path, "wait")
         _wait_for(waiter, "WAITING")
-        time.sleep(8)  # definitions built, the step asks for its slot
-        waiter.send_signal(signal.SIGINT)
+        with dg.DagsterInstance.get() as instance:
+            deadline = time.monotonic() + 120
+            while instance.event_log_storage.get_concurrency_info("duckdb").pending_step_count == 0:
+                assert time.monotonic() < deadline, "the second run never asked for the pool"
+                time.sleep(0.5)
+        waiter.send_signal(signal.SIGINT)  # it waits for the slot the first run holds
         started = time.monotonic()
         waiter.wait(timeout=60)
         assert time.monotonic() - started < 30
@@ -366,6 +382,8 @@ def test_a_reader_holding_the_serving_file_neither_fails_a_publish_nor_sees_half
             publish(con, serving, f"run-{version}")  # must not fail while the reader holds the file
         seen = {mode: json.loads(reader.stdout.read()) for mode, reader in readers.items()}
     assert seen["hold"]["errors"] == seen["fresh"]["errors"] == []
+    FIGURES["publishes while two readers read (failed / half tables seen)"] = (
+        f"{version - 1} (0 / {len(seen['hold']['errors']) + len(seen['fresh']['errors'])})")
     assert seen["hold"]["reads"] > 20 and seen["fresh"]["reads"] > 20 and version > 5
     assert len(seen["hold"]["versions"]) == 1  # the file it opened, whole, however often it was replaced
     assert len(seen["fresh"]["versions"]) >= 3  # each new connection: the newest publication
@@ -484,6 +502,8 @@ def test_a_run_on_bad_inputs_succeeds_and_accounts_for_every_row(clean_run):
         reasons = dict(con.execute("SELECT _batch_file, string_agg(_reason, ' | ') FROM raw.usage_events_quarantine "
                                    "WHERE _batch_file LIKE 'zz-%' GROUP BY 1").fetchall())
     assert unaccounted == 0
+    FIGURES["rows unaccounted for (clean run on bad inputs)"] = unaccounted
+    FIGURES["poison batches (batches that failed a step)"] = 0  # the run succeeded with every bad input in it
     assert "not a finite number in quantity: nan" in reasons["zz-cut.csv"]
     assert "missing columns" in reasons["zz-cut.csv"]
     assert "not utf-8 encoded" in reasons["zz-latin1.csv"] and "Maximum line size" in reasons["zz-huge.csv"]
@@ -544,6 +564,7 @@ def test_kill_9_at_random_points_of_ingest_then_a_rerun_equals_a_clean_ingest(ch
         with duckdb.connect(str(warehouse)) as con:
             assert all(reconcile(con, s).passed for s in contract.SOURCE_NAMES)
     assert killed >= INGEST_KILL_TRIALS // 2  # most kills landed mid-ingest, not after it
+    FIGURES["ingest kill -9 trials (killed mid-way / reruns equal to clean)"] = f"{killed} / {INGEST_KILL_TRIALS}"
 
 
 def test_kill_9_at_random_points_of_dbt_then_a_rerun_equals_a_clean_build(chaos_landing, tmp_path, dbt_manifest):
@@ -580,6 +601,7 @@ def test_kill_9_at_random_points_of_dbt_then_a_rerun_equals_a_clean_build(chaos_
         assert not _killed_at_random(dbt_run(folder), 900, cwd=DBT_PROJECT_DIR)
         assert fingerprint(folder / "warehouse.duckdb") == expected, f"trial {trial}"
     assert killed >= 2
+    FIGURES["dbt kill -9 trials (killed mid-way / reruns equal to clean)"] = f"{killed} / {DBT_KILL_TRIALS}"
 
 
 def test_kill_9_of_csops_run_during_dbt_is_cleaned_up_and_the_rerun_equals_a_clean_run(clean_run, tmp_path):
@@ -590,6 +612,7 @@ def test_kill_9_of_csops_run_during_dbt_is_cleaned_up_and_the_rerun_equals_a_cle
     import sys
     import time
 
+    import dagster as dg
     import psutil
 
     data, env, _, expected = clean_run
@@ -627,6 +650,14 @@ def test_kill_9_of_csops_run_during_dbt_is_cleaned_up_and_the_rerun_equals_a_cle
 
     os.kill(reader.pid, signal.SIGTERM)
     reader.wait()
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        stuck = instance.get_runs_count(filters=dg.RunsFilter(statuses=[
+            dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]))
+    assert stuck == 0
+    FIGURES["csops run kill -9 during dbt (cleaned up and rerun equal to clean)"] = "1 / 1"
+    FIGURES["runs stuck after the kill"] = stuck
+    FIGURES["reader-caused failures (runs with a BI reader holding the serving file)"] = 0
+    FIGURES["tables compared with the clean run"] = len(expected)
     with duckdb.connect(str(data / "serving.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM marts.fct_account_health").fetchone()[0] > 0
 

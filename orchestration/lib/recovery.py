@@ -29,6 +29,7 @@ PID_TAG, STARTED_TAG = "csops/pid", "csops/pid_started"
 DBT_PID_TAG, DBT_STARTED_TAG = "csops/dbt_pid", "csops/dbt_pid_started"
 LOCK_FILE = "csops-run.lock"
 ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+LAUNCHER_TAG = ".dagster/grpc_info"  # set by Dagster's run launchers (dagster._core.storage.tags.GRPC_INFO_TAG)
 
 
 class RunInProgress(UserError):
@@ -105,11 +106,13 @@ def clean_crashed_runs(instance: dg.DagsterInstance, warehouse: Path) -> Cleanup
     RunInProgress when an active run's process is alive (or unknown: launched outside csops, from the UI say)."""
     cleanup = Cleanup()
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE)):
-        if PID_TAG not in run.tags:
+        # Launched by a run launcher (the UI's): its liveness is Dagster's to judge. Without that tag and without
+        # ours it ran in the process of an earlier csops, which the lock we hold says is gone.
+        if PID_TAG not in run.tags and LAUNCHER_TAG in run.tags:
             raise RunInProgress(f"{_describe(run)} was started outside `csops run` (from the Dagster UI?) and is "
                                 f"{run.status.value}; let it finish, or terminate it in the UI (`csops ui`), then "
                                 "run again.")
-        if _process(run.tags):
+        if PID_TAG in run.tags and _process(run.tags):
             raise RunInProgress(f"{_describe(run)} is running; wait for it to finish, or stop it (Ctrl-C in its "
                                 f"terminal, or `kill {run.tags[PID_TAG]}`), then run again.")
         dbt = _process(run.tags, DBT_PID_TAG, DBT_STARTED_TAG)
