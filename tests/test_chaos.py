@@ -262,28 +262,34 @@ with dg.DagsterInstance.get() as instance:
 
 
 def _start_holding_run(tmp_path, mode: str):
+    """The script in a child process; its output lines are queued by a thread (select() on a buffered pipe misses
+    lines already read into the buffer)."""
+    import queue
     import subprocess
     import sys
+    import threading
 
     script = tmp_path / "holding_run.py"
     script.write_text(HOLDING_RUN)
-    return subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    process = subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    process.lines = queue.Queue()
+    threading.Thread(target=lambda: [process.lines.put(line) for line in process.stdout], daemon=True).start()
+    return process
 
 
-def _wait_for(process, word: str, timeout: float = 120) -> list[str]:
-    import select
+def _wait_for(process, word: str, timeout: float = 180) -> list[str]:
+    import queue
     import time
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 1)
-        if ready:
-            line = process.stdout.readline()
-            if line.startswith(word):
-                return line.split()
-            if not line and process.poll() is not None:
-                break
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = process.lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line.startswith(word):
+            return line.split()
     raise AssertionError(f"{word} not seen")
 
 
