@@ -74,6 +74,11 @@ def _describe(run: dg.DagsterRun) -> str:
     return f"run {run.run_id} (job {run.job_name}{f', pid {pid}' if pid else ''})"
 
 
+def _running(run: dg.DagsterRun) -> str:
+    return (f"{_describe(run)} is running; wait for it to finish, or stop it (Ctrl-C in its terminal, or "
+            f"`kill {run.tags[PID_TAG]}`), then run again.")
+
+
 def _stop(process: psutil.Process) -> None:
     for member in [*process.children(recursive=True), process]:
         try:
@@ -113,8 +118,7 @@ def clean_crashed_runs(instance: dg.DagsterInstance, warehouse: Path) -> Cleanup
                                 f"{run.status.value}; let it finish, or terminate it in the UI (`csops ui`), then "
                                 "run again.")
         if PID_TAG in run.tags and _process(run.tags):
-            raise RunInProgress(f"{_describe(run)} is running; wait for it to finish, or stop it (Ctrl-C in its "
-                                f"terminal, or `kill {run.tags[PID_TAG]}`), then run again.")
+            raise RunInProgress(_running(run))
         dbt = _process(run.tags, DBT_PID_TAG, DBT_STARTED_TAG)
         if dbt:
             _stop(dbt)
@@ -140,8 +144,7 @@ def clean_crashed_runs(instance: dg.DagsterInstance, warehouse: Path) -> Cleanup
 def _live_run_message(instance: dg.DagsterInstance, holder: str) -> str:
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE)):
         if _process(run.tags):
-            return (f"{_describe(run)} is running; wait for it to finish, or stop it (Ctrl-C in its terminal, "
-                    f"or `kill {run.tags[PID_TAG]}`), then run again.")
+            return _running(run)
     return f"another csops run (pid {holder or 'unknown'}) is starting; wait for it, then run again."
 
 
