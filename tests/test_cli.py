@@ -34,9 +34,9 @@ def test_demo_builds_everything_and_a_rerun_duplicates_nothing(csops_env, dbt_ma
     first = run_csops("demo", "--accounts", "30", "--months", "4", env=env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "generating 30 accounts x 4 months" in first.stdout
-    # The summary reads the serving file the run published: marts and ingest records, not the staging layer.
+    # The summary reads the serving file the run published (marts and ingest records; staging stays behind).
     assert "Serving file" in first.stdout and "Tables built" in first.stdout
-    assert "marts.fct_account_health" in first.stdout and "staging.stg_usage_events" not in first.stdout
+    assert "  marts.fct_account_health: " in first.stdout and "  staging.stg_usage_events: " not in first.stdout
     assert "Quarantined rows by source and reason" in first.stdout
     assert str(csops_env.duckdb_path) in first.stdout
     with duckdb.connect(str(csops_env.duckdb_path), read_only=True) as con:
