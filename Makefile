@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 
-.PHONY: install demo test ui evaluate bench dbt-parse clean
+.PHONY: install demo test chaos ui evaluate bench dbt-parse clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ demo: dbt-parse
 test: dbt-parse
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# Poison values, bad CSVs, stray files, late data, kill -9 during ingest and dbt, BI readers (docs/reliability.md).
+chaos: dbt-parse
+	$(BIN)/pytest -n 0 -m chaos tests/test_chaos.py
 
 ui: dbt-parse
 	$(BIN)/csops ui

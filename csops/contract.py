@@ -6,7 +6,7 @@ they cannot drift apart. Human-readable version: docs/landing-contract.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 CONTRACT_VERSION = 1
 
@@ -17,6 +17,8 @@ DATE = "date"  # YYYY-MM-DD
 MONEY = "money"  # decimal number in the contract currency
 INTEGER = "integer"
 NUMBER = "number"
+
+VERSION_COLUMN = "updated_at"  # optional on entity sources: see Source.version_column
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,20 @@ class Source:
     optional_source: bool = True  # may be empty or absent
     references_accounts: bool = True
     checks: tuple[tuple[str, str], ...] = field(default=())  # (sql predicate that must hold, reason if it fails)
+
+    @property
+    def version_column(self) -> Column | None:
+        """An entity batch may carry `updated_at` (when the source system last changed the record): versions are then
+        ordered by it rather than by file, so an old export re-sent late does not revert newer data. Optional: a
+        batch without it is no schema error."""
+        return Column(VERSION_COLUMN, TIMESTAMP) if self.kind == "entity" else None
+
+    def with_columns_present(self, present: list[str]) -> Source:
+        """This source with its version column among its columns when a batch carries it."""
+        version = self.version_column
+        if version is None or version.name not in present:
+            return self
+        return replace(self, columns=(*self.columns, version))
 
     @property
     def required_columns(self) -> list[str]:

@@ -41,12 +41,15 @@ class Settings(BaseSettings):
     # The operational database (approvals, alerts, the account agent's state): any SQLAlchemy URL; default SQLite
     # under the data folder. Not the warehouse: DuckDB has one writer, approvals must not wait for a run.
     opdb_url: str | None = None
+    # What BI tools and `csops summary` read: the marts, published after each successful run (csops/serving.py).
+    serving_path: Path | None = None
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         data_dir = self.data_dir.resolve()
         defaults = {"landing_dir": data_dir / "landing", "duckdb_path": data_dir / "warehouse.duckdb",
-                    "dagster_home": data_dir / "dagster_home", "reports_dir": data_dir / "reports"}
+                    "dagster_home": data_dir / "dagster_home", "reports_dir": data_dir / "reports",
+                    "serving_path": data_dir / "serving.duckdb"}
         object.__setattr__(self, "data_dir", data_dir)
         object.__setattr__(self, "models_dir", self.models_dir.resolve())
         for name, default in defaults.items():
@@ -70,6 +73,7 @@ class Settings(BaseSettings):
             "CSOPS_DBT_TARGET": self.dbt_target,
             "CSOPS_MODELS_DIR": str(self.models_dir),
             "CSOPS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            **({"CSOPS_SERVING_PATH": str(self.serving_path)} if self.serving_path else {}),
             "DAGSTER_HOME": str(self.dagster_home),
             "GX_ANALYTICS_ENABLED": os.environ.get("GX_ANALYTICS_ENABLED", "false"),
             "DAGSTER_DISABLE_TELEMETRY": os.environ.get("DAGSTER_DISABLE_TELEMETRY", "true"),

@@ -22,11 +22,12 @@ def defs() -> dg.Definitions:
     from orchestration.defs.ml import jobs as ml_jobs
     from orchestration.defs.reports import assets as reports_assets
     from orchestration.defs.resources import resources
+    from orchestration.defs.serving import assets as serving_assets
     from orchestration.defs.transform import checks as transform_checks
     from orchestration.defs.transform import dbt as transform_dbt
 
     modules = [ingest_assets, transform_dbt, transform_checks, ml_assets, ml_checks, agent_assets, agent_checks,
-               briefs_assets, reports_assets]
+               briefs_assets, reports_assets, serving_assets]
     return dg.Definitions.merge(
         dg.Definitions(
             assets=dg.load_assets_from_modules(modules),

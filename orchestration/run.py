@@ -17,6 +17,8 @@ from typing import TextIO
 import dagster as dg
 
 from orchestration.definitions import defs
+from orchestration.lib.recovery import interruptible_waits, process_tags
+from orchestration.lib.recovery import interruptible_waits, process_tags
 
 PIPELINE_JOB = "csops_pipeline"
 # Asset groups -> the stage a person reads them as; groups not listed are their own stage.
@@ -43,7 +45,10 @@ def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO", job_name
     if watcher:
         watcher.start()
     try:
-        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False, run_id=run_id)
+        # The run records its process, so the next run can tell a crashed run from a live one (lib/recovery.py).
+        with interruptible_waits():
+            return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
+                                          run_id=run_id, tags=process_tags())
     finally:
         if watcher:
             watcher.finish()

@@ -32,7 +32,7 @@ def csops_env(tmp_path, monkeypatch):
     from csops.settings import Settings
 
     data = tmp_path / "data"
-    for name in ("CSOPS_LANDING_DIR", "CSOPS_DUCKDB_PATH", "DAGSTER_HOME", "CSOPS_REPORTS_DIR"):
+    for name in ("CSOPS_LANDING_DIR", "CSOPS_DUCKDB_PATH", "CSOPS_SERVING_PATH", "DAGSTER_HOME", "CSOPS_REPORTS_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CSOPS_DATA_DIR", str(data))
     monkeypatch.setenv("CSOPS_MODELS_DIR", str(tmp_path / "models"))

@@ -44,6 +44,8 @@ def test_demo_builds_everything_and_a_rerun_duplicates_nothing(csops_env, dbt_ma
     assert "START sql" not in first.stdout
     log_file = Path(next(line for line in lines if "its full log: " in line).split("its full log: ")[1])
     assert "OK created sql incremental model marts.fct_account_daily" in log_file.read_text()
+    # The summary reads the serving file the run published.
+    assert "Serving file" in first.stdout
     assert "Quarantined rows by source and reason" in first.stdout
     assert "Top 5 accounts most at risk of churn within 90 days" in first.stdout
     assert str(csops_env.duckdb_path) in first.stdout

@@ -275,7 +275,7 @@ def test_a_load_snowflake_disagrees_with_is_not_committed(builds, tmp_path):
         con.execute("update lost set _batch_file = 'lost.csv', _loaded_at = timestamp '2026-07-01 00:00:00'")
         con.execute("insert into raw.activities select * from lost")
         con.execute("insert into raw.ingest_ledger select 'activities', 'lost.csv', 1, 'x', now()::timestamp, 'loaded', "
-                    "null, count(*) + 1, count(*) + 1, 0, 0, timestamp '2026-07-01 00:00:00', 'test' from lost")
+                    "null, count(*) + 1, count(*) + 1, 0, 0, timestamp '2026-07-01 00:00:00', 'test', 0 from lost")
         with pytest.raises(RuntimeError, match="nothing of them committed"):
             publish_source(con, builds.connection, "activities", run_id="lost", work_dir=tmp_path)
         assert [load.batch_file for load in pending_loads(con, builds.connection.cursor(), "activities")] == ["lost.csv"]

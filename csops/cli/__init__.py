@@ -41,7 +41,36 @@ def main(argv: list[str] | None = None) -> int:
         print("csops: configuration error: " + "; ".join(e["msg"] for e in error.errors()), file=sys.stderr)
         return 2
     settings.export()
-    return args.handler(args, settings)
+    return run_handler(args, settings)
+
+
+def run_handler(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a command; what a user can cause ends in one line saying what to do, any traceback goes to the log."""
+    import logging
+
+    from csops.errors import UserError
+
+    log_file = settings.data_dir / "logs" / "csops.log"
+    try:
+        return args.handler(args, settings)
+    except UserError as error:
+        print(f"csops: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("csops: interrupted; the next `csops run` cleans up what this one left.", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 (the one place every other failure is turned into a line and a log)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file)
+        logger = logging.getLogger("csops.cli")
+        logger.addHandler(handler)
+        logger.exception("csops %s failed", args.command)
+        handler.close()
+        logger.removeHandler(handler)
+        first_line = (str(error).strip().splitlines() or [""])[0][:300]
+        print(f"csops: {args.command} failed: {type(error).__name__}: {first_line} (traceback in {log_file})",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

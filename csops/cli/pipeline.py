@@ -60,23 +60,26 @@ def run_pipeline(settings: Settings, job_name: str = JOBS[0]) -> int:
     import dagster as dg
 
     from orchestration.lib.dbt_project import prepare_manifest
+    from orchestration.lib.recovery import launch_guard
     from orchestration.run import failed_checks, write_run_log
     from orchestration.run import run_pipeline as run_job
 
-    say("parsing the dbt project")
-    prepare_manifest()
-    say(f"running job {job_name} (Dagster instance {settings.dagster_home}); one line per stage:")
-    started = time.monotonic()
     log_path = settings.data_dir / "logs" / f"{time.strftime('%Y%m%dT%H%M%S')}-{job_name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     console = sys.stdout
-    with dg.DagsterInstance.get() as instance, log_path.open("w") as log:
-        # The console shows stages only. dbt's own output (dagster-dbt writes it to stdout) goes to the log file,
-        # followed by every event of the run, which also stays in the Dagster event log (the UI).
-        with contextlib.redirect_stdout(log):
-            result = run_job(instance, log_level="CRITICAL", job_name=job_name,
-                             progress=lambda line: print(f"[csops]   {line}", file=console, flush=True))
-        write_run_log(instance, result.run_id, log)
+    # One run at a time: refuses at once while another is alive, cleans up after a crashed one (lib/recovery.py).
+    with dg.DagsterInstance.get() as instance, launch_guard(instance, settings.duckdb_path, say):
+        say("parsing the dbt project")
+        prepare_manifest()
+        say(f"running job {job_name} (Dagster instance {settings.dagster_home}); one line per stage:")
+        started = time.monotonic()
+        with log_path.open("w") as log:
+            # The console shows stages only. dbt's own output (dagster-dbt writes it to stdout) goes to the log
+            # file, followed by every event of the run, which also stays in the Dagster event log (the UI).
+            with contextlib.redirect_stdout(log):
+                result = run_job(instance, log_level="CRITICAL", job_name=job_name,
+                                 progress=lambda line: print(f"[csops]   {line}", file=console, flush=True))
+            write_run_log(instance, result.run_id, log)
     say(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s; "
         f"its full log: {log_path}")
     print_summary(settings, tables_built=False)
@@ -100,10 +103,14 @@ def print_summary(settings: Settings, tables_built: bool) -> int:
     from csops.reporting.cs_highlights import format_highlights
     from csops.reporting.pipeline_summary import format_summary
 
+    from csops.serving import open_summary_source, summary_heading
+
     if not settings.duckdb_path.exists():
         print(f"No warehouse at {settings.duckdb_path} yet: run `csops demo` or `csops run` first.")
         return 1
-    with settings.connect_warehouse(read_only=True) as con:
+    path, con = open_summary_source(settings)
+    with con:
+        print(summary_heading(con, path))
         print(format_summary(con, tables_built=tables_built, most_reasons=None if tables_built else 6))
         try:
             print(format_highlights(con))

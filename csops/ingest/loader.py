@@ -17,11 +17,14 @@ from pathlib import Path
 import duckdb
 
 from csops import contract
+from csops.errors import UserError
 from csops.ingest import tables
+from csops.ingest.late_rows import release_late_rows
+from csops.ingest.readers import count_rows, error_reason, read_batch
 from csops.ingest.validation import quote, validated_select
 
 
-class MissingRequiredSourceError(RuntimeError):
+class MissingRequiredSourceError(UserError):
     """A source the contract requires (accounts, contracts, usage_events) has never delivered a batch."""
 
 
@@ -70,14 +73,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _reader_sql(path: Path) -> str:
-    literal = "'" + str(path).replace("'", "''") + "'"
-    if path.name.endswith(".parquet"):
-        return f"read_parquet({literal}, file_row_number = true)"
-    # all_varchar: the contract's own rules parse values, not CSV type sniffing.
-    return f"(SELECT *, row_number() OVER () - 1 AS file_row_number FROM read_csv({literal}, header = true, all_varchar = true))"
-
-
 def _struct_json(columns: list[str], relation: str | None = None) -> str:
     if not columns:
         return "NULL"
@@ -104,6 +99,8 @@ def ingest_source(
             f"SELECT batch_file, content_sha256 FROM {tables.LEDGER_TABLE} WHERE source = ?", [source]
         ).fetchall()
     }
+    if spec.references_accounts:
+        _release_late_rows(con, source, log)
     results = []
     batches = list_batches(landing_dir, source)
     for batch in batches:
@@ -129,6 +126,20 @@ def ingest_source(
     return results
 
 
+def _release_late_rows(con: duckdb.DuckDBPyConnection, source: str, log: Callable[[str], None]) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        release = release_late_rows(con, source, datetime.now(UTC).replace(tzinfo=None))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if release.rows_loaded or release.rows_deduplicated:
+        log(f"{source}: {release.rows_loaded:,} row(s) quarantined for an unknown account_id loaded now that the "
+            f"account arrived ({release.rows_deduplicated:,} of them duplicates); {release.rows_still_waiting:,} "
+            "still wait for theirs")
+
+
 def batches_loaded_by_run(con: duckdb.DuckDBPyConnection, source: str, run_id: str) -> list[str]:
     """Names of the batch files of `source` whose rows run `run_id` loaded (from the ledger)."""
     return [row[0] for row in con.execute(
@@ -142,14 +153,14 @@ def _load_batch(
     now = datetime.now(UTC).replace(tzinfo=None)
     # Read outside the transaction: a failed read would abort it, and an unreadable file is still recorded.
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __batch AS SELECT * FROM {_reader_sql(batch.path)}")
-        unreadable = None
-    except duckdb.Error as error:
-        unreadable = str(error).splitlines()[0]
+        read_batch(con, batch.path)
+        unreadable, rows = None, None
+    except (duckdb.Error, OSError, UnicodeError, EOFError) as error:
+        unreadable, rows = error_reason(error), count_rows(con, batch.path)
     con.execute("BEGIN TRANSACTION")
     try:
         if unreadable:
-            result = _record_unreadable(con, spec, batch, digest, run_id, now, unreadable)
+            result = _record_unreadable(con, spec, batch, digest, run_id, now, unreadable, rows)
         else:
             result = _load_readable_batch(con, spec, batch, digest, run_id, now)
         con.execute("COMMIT")
@@ -158,6 +169,7 @@ def _load_batch(
         raise
     finally:
         con.execute("DROP TABLE IF EXISTS __batch")
+        con.execute("DROP TABLE IF EXISTS __rejects")
     return result
 
 
@@ -170,15 +182,23 @@ def _load_readable_batch(
     now: datetime,
 ) -> BatchResult:
     present = [row[0] for row in con.execute("DESCRIBE __batch").fetchall() if row[0] != "file_row_number"]
+    spec = spec.with_columns_present(present)
     missing = [c for c in spec.column_names if c not in present]
     extras = [c for c in present if c not in spec.column_names]
     batch_meta = [batch.name, batch.modified_at]
-    rows_read = con.execute("SELECT count(*) FROM __batch").fetchone()[0]
+    # Lines the reader rejected (cut, over-long, not UTF-8) are quarantined one by one with DuckDB's whole reason.
+    con.execute(
+        f"{tables.quarantine_insert(spec.name)} SELECT ?, ?, record, 'unreadable line: ' || reason "
+        "|| ' (file line ' || (record + 1) || ')', CAST(to_json({'_line': line}) AS VARCHAR), ? FROM __rejects",
+        [*batch_meta, now],
+    )
+    rows_rejected = con.execute("SELECT count(*) FROM __rejects").fetchone()[0]
+    rows_read = con.execute("SELECT count(*) FROM __batch").fetchone()[0] + rows_rejected
 
     if missing:
         reason = "schema error: missing column(s) " + ", ".join(missing)
         con.execute(
-            f"INSERT INTO {tables.quarantine_table(spec.name)} "
+            f"{tables.quarantine_insert(spec.name)} "
             f"SELECT ?, ?, file_row_number + 1, ?, {_struct_json(present)}, ? FROM __batch",
             [*batch_meta, reason, now],
         )
@@ -194,12 +214,13 @@ def _load_readable_batch(
 
     # The row as read is rendered as JSON for quarantined rows only: doing it for every row doubled ingest time.
     con.execute(
-        f"INSERT INTO {tables.quarantine_table(spec.name)} "
+        f"{tables.quarantine_insert(spec.name)} "
         f"SELECT ?, ?, v.__row_number, v.__problems, {_struct_json(present, 'b')}, ? "
         "FROM __validated v JOIN __batch b ON b.file_row_number + 1 = v.__row_number WHERE v.__problems IS NOT NULL",
         [*batch_meta, now],
     )
-    rows_quarantined = con.execute("SELECT count(*) FROM __validated WHERE __problems IS NOT NULL").fetchone()[0]
+    rows_quarantined = rows_rejected + con.execute(
+        "SELECT count(*) FROM __validated WHERE __problems IS NOT NULL").fetchone()[0]
 
     key = quote(spec.primary_key)
     if spec.kind == "fact":
@@ -248,14 +269,17 @@ def _record_unreadable(
     run_id: str,
     now: datetime,
     error: str,
+    rows: int | None,
 ) -> BatchResult:
-    # The file stays in the landing zone untouched; the ledger says why none of it was loaded.
-    reason = f"unreadable file: {error[:200]}"
+    # The file stays in the landing zone untouched; the ledger says why none of it was loaded. Its rows are counted
+    # (one quarantine row each) where the file says how many it holds, else one marker row without a row number.
+    reason = f"unreadable file: {error}" + ("" if rows is not None else " (row count unknown)")
     con.execute(
-        f"INSERT INTO {tables.quarantine_table(spec.name)} VALUES (?, ?, NULL, ?, NULL, ?)",
-        [batch.name, batch.modified_at, reason, now],
+        f"{tables.quarantine_insert(spec.name)} SELECT ?, ?, r, ?, NULL, ? "
+        f"FROM (SELECT unnest(CASE WHEN ? IS NULL THEN [NULL] ELSE range(1, ? + 1) END) AS r)",
+        [batch.name, batch.modified_at, reason, now, rows, rows],
     )
-    result = BatchResult(spec.name, batch.name, "quarantined", reason, 0, 0, 0, 0)
+    result = BatchResult(spec.name, batch.name, "quarantined", reason, rows or 0, 0, rows or 0, 0)
     return _record(con, result, batch, digest, run_id, now)
 
 
@@ -263,7 +287,8 @@ def _record(
     con: duckdb.DuckDBPyConnection, result: BatchResult, batch: BatchFile, digest: str, run_id: str, now: datetime
 ) -> BatchResult:
     con.execute(
-        f"INSERT INTO {tables.LEDGER_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"{tables.insert_into(tables.LEDGER_TABLE, tables.LEDGER_COLUMNS)} "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
         [
             result.source,
             result.batch_file,

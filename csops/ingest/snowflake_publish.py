@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from csops import contract
 from csops.ingest import tables
 from csops.snowflake_io import column_list, copy_from_stage, snowflake_type, stage_query, table_stage
 
@@ -57,6 +58,10 @@ def ensure_snowflake_tables(cursor, source: str) -> None:
     raw = {name: snowflake_type(kind) for name, kind in tables.raw_columns(source).items()}
     cursor.execute(f"create schema if not exists {tables.RAW_SCHEMA}")
     cursor.execute(f"create table if not exists {tables.raw_table(source)} ({column_list(raw)})")
+    version = contract.SOURCES[source].version_column
+    if version:  # added in a later version: tables created before it lack the column staging orders versions by
+        cursor.execute(f"alter table {tables.raw_table(source)} add column if not exists {version.name} "
+                       f"{raw[version.name]}")
     cursor.execute(f"create table if not exists {PUBLISH_LEDGER} ({column_list(PUBLISH_LEDGER_COLUMNS)})")
 
 

@@ -34,6 +34,8 @@ QUARANTINE_COLUMNS = {
     "_reason": "VARCHAR",
     "_row": "VARCHAR",  # the row exactly as read, as a JSON object of strings
     "_quarantined_at": "TIMESTAMP",
+    # Set when a row kept only for an unknown account_id was loaded after all, once the account arrived.
+    "_released_at": "TIMESTAMP",
 }
 
 LEDGER_COLUMNS = {
@@ -50,6 +52,9 @@ LEDGER_COLUMNS = {
     "rows_deduplicated": "BIGINT",
     "loaded_at": "TIMESTAMP",
     "run_id": "VARCHAR",
+    # Rows of this batch loaded by a later run once their account arrived (already moved from quarantined to
+    # loaded or deduplicated above, so read = loaded + quarantined + deduplicated still holds).
+    "rows_released": "BIGINT",
 }
 
 
@@ -68,12 +73,31 @@ def _ddl(table: str, columns: dict[str, str]) -> str:
 
 def raw_columns(source: str) -> dict[str, str]:
     spec = contract.SOURCES[source]
-    return {c.name: DUCKDB_TYPES[c.type] for c in spec.columns} | METADATA_COLUMNS
+    columns = (*spec.columns, spec.version_column) if spec.version_column else spec.columns
+    return {c.name: DUCKDB_TYPES[c.type] for c in columns} | METADATA_COLUMNS
+
+
+def insert_into(table: str, columns: dict[str, str]) -> str:
+    """`INSERT INTO table (columns...)`: named, so tables that gained columns since take the older statements."""
+    return f"INSERT INTO {table} ({', '.join(chr(34) + name + chr(34) for name in columns)})"
+
+
+def quarantine_insert(source: str) -> str:
+    """Insert of the quarantine columns a row has when it is quarantined (all but `_released_at`)."""
+    return insert_into(quarantine_table(source), {k: v for k, v in QUARANTINE_COLUMNS.items() if k != "_released_at"})
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Create the schema, the source's raw and quarantine tables and the ledger if they do not exist yet."""
+    """Create the schema, the source's raw and quarantine tables and the ledger if they do not exist yet, and add
+    the columns later versions introduced to tables an older version created."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-    con.execute(_ddl(LEDGER_TABLE, LEDGER_COLUMNS))
-    con.execute(_ddl(raw_table(source), raw_columns(source)))
-    con.execute(_ddl(quarantine_table(source), QUARANTINE_COLUMNS))
+    for table, columns in ((LEDGER_TABLE, LEDGER_COLUMNS), (raw_table(source), raw_columns(source)),
+                           (quarantine_table(source), QUARANTINE_COLUMNS)):
+        con.execute(_ddl(table, columns))
+        schema, name = table.split(".")
+        existing = {row[0] for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [schema, name]).fetchall()}
+        for column, sql_type in columns.items():
+            if column not in existing:
+                con.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -20,6 +20,8 @@ class Reconciliation:
     rows_in_raw: int
     rows_in_quarantine: int
     problems: list[str]
+    # Unreadable batches whose row count is not knowable (a cut gzip stream): said, since they cannot be counted.
+    batches_rows_unknown: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -44,14 +46,17 @@ def reconcile(con: duckdb.DuckDBPyConnection, source: str) -> Reconciliation:
         [source],
     ).fetchone()
     in_raw = con.execute(f"SELECT count(*) FROM {tables.raw_table(source)}").fetchone()[0]
-    # Rows of unreadable files are not counted in the ledger; their single marker row has no row number.
+    # An unreadable file whose rows cannot be counted has a single marker row without a row number.
     in_quarantine = con.execute(
-        f"SELECT count(*) FROM {tables.quarantine_table(source)} WHERE _row_number IS NOT NULL"
+        f"SELECT count(*) FROM {tables.quarantine_table(source)} WHERE _row_number IS NOT NULL AND _released_at IS NULL"
     ).fetchone()[0]
     if in_raw != loaded:
         problems.append(f"raw.{source} holds {in_raw} rows but the ledger says {loaded} were loaded")
     if in_quarantine != quarantined:
         problems.append(f"quarantine holds {in_quarantine} rows but the ledger says {quarantined} were quarantined")
+    unknown = [name for (name,) in con.execute(
+        f"SELECT DISTINCT _batch_file FROM {tables.quarantine_table(source)} WHERE _row_number IS NULL "
+        "ORDER BY 1").fetchall()]
     return Reconciliation(
-        source, batches, read, loaded, quarantined, deduplicated, in_raw, in_quarantine, problems
+        source, batches, read, loaded, quarantined, deduplicated, in_raw, in_quarantine, problems, unknown
     )

@@ -8,6 +8,7 @@ import duckdb
 
 from csops import contract
 from csops.ingest import tables
+from csops.ingest.strays import IGNORED_TABLE
 
 LAYERS = ("raw", "staging", "intermediate", "marts")
 
@@ -42,7 +43,8 @@ def quarantine_groups(con: duckdb.DuckDBPyConnection) -> list[QuarantineGroup]:
             continue
         rows = con.execute(
             "SELECT trim(split_part(problem, ':', 1)) AS kind, count(*) FROM ("
-            f"SELECT unnest(string_split(_reason, '; ')) AS problem FROM {tables.quarantine_table(source)}"
+            f"SELECT unnest(string_split(_reason, '; ')) AS problem FROM {tables.quarantine_table(source)} "
+            "WHERE _released_at IS NULL"
             ") GROUP BY kind ORDER BY 2 DESC, 1"
         ).fetchall()
         groups += [QuarantineGroup(source, kind, count) for kind, count in rows]
@@ -76,4 +78,20 @@ def format_summary(con: duckdb.DuckDBPyConnection, tables_built: bool = True, mo
     if ledger:
         lines.append("Whole batches quarantined")
         lines += [f"  {source}/{name}: {reason}" for source, name, reason in ledger]
+    released = con.execute(f"SELECT source, sum(rows_released) FROM {tables.LEDGER_TABLE} GROUP BY source "
+                           "HAVING sum(rows_released) > 0 ORDER BY source").fetchall()
+    if released:
+        lines.append("Rows loaded late, once the account they name arrived (no longer quarantined)")
+        lines += [f"  {source}: {rows:,}" for source, rows in released]
+    ignored = ignored_entries(con)
+    if ignored:
+        lines.append("Ignored in the landing zone (not read: move or rename them)")
+        lines += [f"  {path}: {reason}" for path, reason in ignored]
     return "\n".join(lines)
+
+
+def ignored_entries(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(path, reason) of what the landing zone held at the last run that ingest does not read."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                         IGNORED_TABLE.split(".")).fetchone()[0]
+    return con.execute(f"SELECT path, reason FROM {IGNORED_TABLE} ORDER BY path").fetchall() if exists else []

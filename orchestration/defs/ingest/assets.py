@@ -5,6 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from csops import contract
 from csops.ingest import batches_loaded_by_run, ingest_source, tables
+from csops.ingest.strays import record_strays
 from csops.quality.raw_expectations import raw_sample_query, validate_raw
 from csops.quality.reconciliation import reconcile
 from orchestration.lib.landing import LandingZone
@@ -37,6 +38,10 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, landing: LandingZone, warehouse: Warehouse
     ):
         with duckdb.get_connection() as con:
+            # The sources' root step also says what in the landing zone is not read at all.
+            strays = record_strays(con, landing.root, context.run_id) if not spec.references_accounts else []
+            for stray in strays:
+                context.log.warning(f"ignored in the landing zone: {stray.path}: {stray.reason}")
             results = ingest_source(con, landing.root, source, run_id=context.run_id, log=context.log.info)
             summary = reconcile(con, source)
             published = warehouse.publish_raw(con, source, context.run_id, context.log.info)
@@ -50,6 +55,7 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                 "rows_deduplicated_this_run": sum(r.rows_deduplicated for r in results),
                 "batches_quarantined_this_run": sum(r.status == "quarantined" for r in results),
                 "quarantine_table": tables.quarantine_table(source),
+                **({"ignored_in_landing_zone": dg.MetadataValue.md(_ignored_table(strays))} if strays else {}),
                 "batches": dg.MetadataValue.md(_batch_table(results)) if results else "no new batches",
                 **({"loads_published_this_run": published.loads, "rows_published_this_run": published.rows}
                    if published else {}),
@@ -67,6 +73,10 @@ def _batch_table(results) -> str:
         for r in results
     ]
     return "\n".join(lines)
+
+
+def _ignored_table(strays) -> str:
+    return "\n".join(["| path | why it is ignored |", "|---|---|", *(f"| {s.path} | {s.reason} |" for s in strays)])
 
 
 def build_raw_checks(source: str) -> list[dg.AssetChecksDefinition]:

@@ -8,6 +8,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.lib.dbt_project import csops_dbt_project, prune_run_targets
 from orchestration.lib.pools import DUCKDB_POOL
+from orchestration.lib.recovery import DBT_PID_TAG, DBT_STARTED_TAG, process_tags
 
 
 class CsopsDbtTranslator(DagsterDbtTranslator):
@@ -28,6 +29,8 @@ class CsopsDbtTranslator(DagsterDbtTranslator):
 )
 def csops_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     invocation = dbt.cli(["build"], context=context)
+    # Recorded so that, should this process die, the next run stops the dbt it leaves behind (lib/recovery.py).
+    context.instance.add_run_tags(context.run_id, process_tags(invocation.process.pid, DBT_PID_TAG, DBT_STARTED_TAG))
     try:
         yield from invocation.stream()
     finally:
