@@ -12,8 +12,8 @@ from actions.playbook import RISK_KINDS, SEVERITIES, Playbook
 from csops.opdb.models import Action, Alert, AlertEvent, Plan
 
 # Signals every alert carries besides its playbooks' triggers: the model's view and the data's day.
-CONTEXT_SIGNALS = ("churn_probability", "churn_band", "churn_reasons", "score_as_of_date", "active_arr",
-                   "days_to_renewal")
+CONTEXT_SIGNALS = ("account_name", "segment", "churn_probability", "churn_band", "churn_reasons", "score_as_of_date",
+                   "active_arr", "days_to_renewal")
 
 
 def _severity(name: str) -> int:

@@ -48,7 +48,22 @@ def _demo_command(args: argparse.Namespace, settings: Settings) -> int:
         say(f"reusing the landing zone in {settings.landing_dir}")
     else:
         generate_landing(settings.landing_dir, args.accounts, args.months, args.seed, verbose=False)
-    return run_pipeline(settings)
+    code = run_pipeline(settings)
+    if code == 0:
+        deliver_alerts(settings)
+    return code
+
+
+def deliver_alerts(settings: Settings) -> None:
+    """One Slack delivery tick, what the `slack_alerts` sensor does under the Dagster daemon: with no SLACK_BOT_TOKEN
+    (the demo) the Block Kit messages go to the file sink."""
+
+    from delivery.slack.service import SlackConfig, run_tick
+
+    config = SlackConfig.from_env(settings)
+    report = run_tick(config)
+    where = "Slack" if os.environ.get("SLACK_BOT_TOKEN") else config.sink_path
+    say(f"Slack delivery ({where}): {report.line()}")
 
 
 def _run_command(args: argparse.Namespace, settings: Settings) -> int:
