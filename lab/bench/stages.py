@@ -246,12 +246,13 @@ def _timed(phases: dict, name: str, call):
 
 # The targets are the data spine's: landing to scores. The main job also runs the action layer (agent, briefs,
 # reports), whose cost grows with the accounts that need work, not with the data: the bench runs the spine's job.
-FULL_JOB = DAILY_JOB = "csops_data_refresh"
+SPINE_JOB = "csops_data_refresh"
 
 
-def dagster_full() -> dict:
-    """Landing to scores through Dagster: `csops_data_refresh` (ingest, every dbt model, the ML assets with
-    training), each step once; failed checks are recorded, not raised."""
+def dagster_spine() -> dict:
+    """`csops_data_refresh` through Dagster: ingest (new batches), every dbt model (incremental ones incrementally
+    after the first), training when the data changed, scores; each step once, failed checks recorded, not raised.
+    The whole run from landing, and again after one more day landed."""
     import dagster as dg
 
     from orchestration.definitions import defs
@@ -260,23 +261,7 @@ def dagster_full() -> dict:
     phases: dict[str, float] = {}
     definitions = _timed(phases, "load definitions", defs)
     with dg.DagsterInstance.get() as instance:
-        run = _timed(phases, FULL_JOB, lambda: run_pipeline(instance, PIPELINE_LOG_LEVEL, job_name=FULL_JOB,
-                                                            definitions=definitions))
-        return {"phases": phases, "runs": [_run_summary(instance, run)]}
-
-
-def dagster_daily() -> dict:
-    """The daily refresh after one more day landed: `csops_data_refresh` again (new batches, every dbt model,
-    incremental ones incrementally, a new training since the data changed, the scores)."""
-    import dagster as dg
-
-    from orchestration.definitions import defs
-    from orchestration.run import run_pipeline
-
-    phases: dict[str, float] = {}
-    definitions = _timed(phases, "load definitions", defs)
-    with dg.DagsterInstance.get() as instance:
-        run = _timed(phases, DAILY_JOB, lambda: run_pipeline(instance, PIPELINE_LOG_LEVEL, job_name=DAILY_JOB,
+        run = _timed(phases, SPINE_JOB, lambda: run_pipeline(instance, PIPELINE_LOG_LEVEL, job_name=SPINE_JOB,
                                                              definitions=definitions))
         return {"phases": phases, "runs": [_run_summary(instance, run)]}
 
@@ -300,8 +285,8 @@ STAGES = {
     "checks": (checks, [*_ML, "great_expectations", "csops.quality.raw_expectations", "ml.leakage"]),
     "anchor": (anchor, [*_DUCKDB, "lab.bench.baselines"]),
     "pandas": (pandas_baseline, [*_DUCKDB, "pandas", "lab.bench.baselines"]),
-    "dagster_full": (dagster_full, _DAGSTER),
-    "dagster_daily": (dagster_daily, _DAGSTER),
+    "dagster_full": (dagster_spine, _DAGSTER),
+    "dagster_daily": (dagster_spine, _DAGSTER),
 }
 
 
