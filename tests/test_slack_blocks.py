@@ -147,3 +147,14 @@ def test_without_a_token_the_same_block_kit_goes_to_the_file_sink_and_the_consol
     assert set(outbox.counts()) == {SENT}
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-anything")
     assert isinstance(transport_from_env(sink_path), SlackTransport)
+
+
+def test_the_file_sink_echoes_the_first_messages_and_keeps_every_one(tmp_path, capsys):
+    sink = FileSink(tmp_path / "messages.jsonl", echo=2)
+    for n in range(6):
+        assert sink.post("C1", {"text": f"message {n}", "blocks": []}, key=f"k{n}").kind == "ok"
+    console = capsys.readouterr().out.splitlines()
+    assert console == ["[csops] slack (file sink) C1: message 0", "[csops] slack (file sink) C1: message 1",
+                       f"[csops] slack (file sink): further messages only in {tmp_path / 'messages.jsonl'}"]
+    assert len((tmp_path / "messages.jsonl").read_text().splitlines()) == 6
+    assert sink.find("C1", "k5", 0).kind == "ok"

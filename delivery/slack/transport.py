@@ -108,10 +108,12 @@ class SlackTransport:
 
 
 class FileSink:
-    """The demo path: each message as one JSON line (the same Block Kit payload) and one console line."""
+    """The demo path: each message as one JSON line (the same Block Kit payload), and a console line for the first
+    `echo` messages of this sink (a run that raises hundreds of alerts would bury the rest of the console)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, echo: int = 5):
         self.path = Path(path)
+        self.echoed, self.echo = 0, echo
 
     def post(self, channel: str, message: dict, key: str) -> Outcome:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +124,11 @@ class FileSink:
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             sink.flush()
             os.fsync(sink.fileno())
-        print(f"[csops] slack (file sink) {channel}: {message['text']}", file=sys.stdout, flush=True)
+        self.echoed += 1
+        if self.echoed <= self.echo:
+            print(f"[csops] slack (file sink) {channel}: {message['text']}", file=sys.stdout, flush=True)
+        elif self.echoed == self.echo + 1:
+            print(f"[csops] slack (file sink): further messages only in {self.path}", file=sys.stdout, flush=True)
         return Outcome("ok", channel=channel, ts=ts)
 
     def find(self, channel: str, key: str, oldest: float) -> Outcome:
