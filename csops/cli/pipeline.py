@@ -126,7 +126,7 @@ def print_summary(settings: Settings, tables_built: bool) -> int:
     path, con = open_summary_source(settings)
     with con:
         print(summary_heading(con, path))
-        print(format_summary(con, tables_built=tables_built, most_reasons=None if tables_built else 6))
+        print(format_summary(con, tables_built=tables_built, most_reasons=None if tables_built else 4))
         try:
             print(format_highlights(con))
         except duckdb.CatalogException:
