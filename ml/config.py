@@ -83,6 +83,10 @@ class MLConfig:
     review_budgets: tuple[float, ...] = (0.10, 0.20)
     promotion_metric: str = "roc_auc"
     promotion_margin: float = 0.005
+    # a champion trained on data up to day D serves until D + this many days of data, unless the config, the feature
+    # columns or LightGBM change: a daily run then scores with it instead of retraining on one more day
+    # (the weekly retrain is due each week); 0 retrains whenever the training data changes
+    retrain_every_days: int = 7
     # risk bands: "high" = the share of the calibration slice a 10% review budget flags, "medium" = the next 10%
     band_budgets: tuple[float, float] = (0.10, 0.20)
 

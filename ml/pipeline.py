@@ -16,7 +16,7 @@ import hashlib
 import json
 import platform
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import lightgbm as lgb
@@ -225,44 +225,70 @@ class TrainingRun:
     def progress_note(self) -> str:
         """A few words for the run's console line: what happened to this task's model."""
         if self.skipped:
-            return f"{self.task} model unchanged (data and config as for {self.champion or 'the last training'})"
+            return f"{self.task} model {self.champion or 'none'} kept ({self.notes[0]})"
         if self.version is None:
             return f"{self.task} model not trained ({self.result.status})"
         return f"{self.task} model {self.version} {'promoted' if self.promoted else 'trained, champion kept'}"
 
 
+def _columns(training_set: pd.DataFrame) -> list[str]:
+    return [c for c in ["account_id", "snapshot_date", "label", "label_known", "event_date", "slice", *FEATURE_NAMES]
+            if c in training_set.columns]
+
+
+def setup_fingerprint(training_set: pd.DataFrame, cfg: MLConfig) -> str:
+    """Hash of how a model is trained, without the data: the columns, which are categorical, the ML config and the
+    LightGBM version. A change of setup retrains whatever the champion's age."""
+    columns = _columns(training_set)
+    return hashlib.sha256(json.dumps({"columns": columns, "categorical": categorical(columns),
+                                      "config": cfg.as_dict(), "lightgbm": lgb.__version__},
+                                     sort_keys=True).encode()).hexdigest()[:16]
+
+
 def training_fingerprint(training_set: pd.DataFrame, cfg: MLConfig) -> str:
-    """Hash of everything a training run depends on: every snapshot's features, label and slice (in key order),
-    which features are categorical, the ML config and the LightGBM version. Equal fingerprints train the same model."""
-    columns = [c for c in ["account_id", "snapshot_date", "label", "label_known", "event_date", "slice",
-                           *FEATURE_NAMES] if c in training_set.columns]
+    """Hash of everything a training run depends on: every snapshot's features, label and slice (in key order)
+    and the setup (`setup_fingerprint`). Equal fingerprints train the same model."""
+    columns = _columns(training_set)
     rows = training_set[columns].sort_values(["account_id", "snapshot_date"], kind="mergesort")
     rows = rows.astype({c: str for c in ("snapshot_date", "event_date") if c in columns})
     digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
-    digest.update(json.dumps({"columns": columns, "categorical": categorical(columns), "config": cfg.as_dict(),
-                              "lightgbm": lgb.__version__}, sort_keys=True).encode())
+    digest.update(setup_fingerprint(training_set, cfg).encode())
     return digest.hexdigest()[:16]
 
 
-def unchanged_since(registry: Registry, task: str, fingerprint: str) -> dict | None:
-    """The task's last decision when it was taken on the same fingerprint (and its version is still there)."""
+def _last_training(registry: Registry, task: str) -> dict | None:
+    """The task's last decision, when the version it wrote (if any) is still there."""
     decisions = registry.decisions(task)
     last = decisions[-1] if decisions else None
-    if not last or last.get("fingerprint") != fingerprint:
-        return None
-    if last.get("version") and not registry.version_dir(task, last["version"]).exists():
+    if last and last.get("version") and not registry.version_dir(task, last["version"]).exists():
         return None
     return last
 
 
-def _skipped(task: str, cfg: MLConfig, registry: Registry, last: dict, fingerprint: str) -> TrainingRun:
-    since = f"version {last['version']}" if last.get("version") else \
-        f"the last training ({last.get('decided_at')}, which wrote no version)"
-    reason = f"training data and config unchanged since {since}"
+def unchanged_since(registry: Registry, task: str, fingerprint: str) -> dict | None:
+    """The task's last decision when it was taken on the same fingerprint (and its version is still there)."""
+    last = _last_training(registry, task)
+    return last if last and last.get("fingerprint") == fingerprint else None
+
+
+def champion_still_fresh(registry: Registry, task: str, setup: str, as_of: date, cfg: MLConfig) -> dict | None:
+    """The last decision when the champion came from it, with today's setup, less than `retrain_every_days` days
+    of data ago: new data alone does not retrain it yet."""
+    last = _last_training(registry, task)
+    if not last or cfg.retrain_every_days <= 0 or last.get("setup") != setup:
+        return None
+    if not last.get("version") or last["version"] != registry.champion(task):
+        return None
+    age = (pd.Timestamp(as_of) - pd.Timestamp(last["as_of_date"])).days
+    return last if 0 <= age < cfg.retrain_every_days else None
+
+
+def _skipped(task: str, cfg: MLConfig, registry: Registry, reason: str, note: str, fingerprint: str) -> TrainingRun:
     result = TaskResult(task=task, status="skipped", reasons=[reason], features=[])
     decision = Decision(promote=False, reasons=[reason], metric=cfg.promotion_metric, margin=cfg.promotion_margin,
                         champion_before=registry.champion(task))
-    return TrainingRun(task, result, decision, None, registry.champion(task), fingerprint=fingerprint)
+    return TrainingRun(task, result, decision, None, registry.champion(task), fingerprint=fingerprint,
+                       notes=[note])
 
 
 def _test_rows(training_set: pd.DataFrame, result: TaskResult) -> pd.DataFrame:
@@ -300,11 +326,21 @@ def champion_on_test(registry: Registry, task: str, training_set: pd.DataFrame, 
 def train_and_register(training_set: pd.DataFrame, task: str, cfg: MLConfig, registry: Registry, as_of: date,
                        log=lambda _msg: None) -> TrainingRun:
     """Fit, compare with the baselines and the champion on the same test slice, write the version, maybe promote.
-    Skipped (status `skipped`, nothing written) when the last decision was taken on the same fingerprint."""
-    fingerprint = training_fingerprint(training_set, cfg)
-    last = unchanged_since(registry, task, fingerprint)
-    if last is not None:
-        run = _skipped(task, cfg, registry, last, fingerprint)
+    Skipped (status `skipped`, nothing written) when the last decision was taken on the same fingerprint, or when
+    the champion is younger than `retrain_every_days` days of data and was trained with today's setup."""
+    fingerprint, setup = training_fingerprint(training_set, cfg), setup_fingerprint(training_set, cfg)
+    reason = note = None
+    if (last := unchanged_since(registry, task, fingerprint)) is not None:
+        since = f"version {last['version']}" if last.get("version") else \
+            f"the last training ({last.get('decided_at')}, which wrote no version)"
+        reason, note = f"training data and config unchanged since {since}", "data and config unchanged"
+    elif (last := champion_still_fresh(registry, task, setup, as_of, cfg)) is not None:
+        due = pd.Timestamp(last["as_of_date"]).date() + timedelta(days=cfg.retrain_every_days)
+        reason = (f"champion {last['version']} was trained on data to {last['as_of_date']}; with the same config it "
+                  f"retrains every {cfg.retrain_every_days} days of data (next from {due})")
+        note = f"retrains from {due}"
+    if reason is not None:
+        run = _skipped(task, cfg, registry, reason, note, fingerprint)
         log(run.result.summary())
         return run
     result = fit_task(training_set, task, cfg)
@@ -324,6 +360,7 @@ def train_and_register(training_set: pd.DataFrame, task: str, cfg: MLConfig, reg
                            "champion_before": champion_version, "champion_after": registry.champion(task),
                            "reasons": decision.reasons, "metric": decision.metric, "candidate": decision.candidate,
                            "compared": decision.compared, "as_of_date": str(as_of), "fingerprint": fingerprint,
+                           "setup": setup,
                            "decided_at": datetime.now(UTC).isoformat(timespec="seconds")})
     log(decision.summary())
     return TrainingRun(task, result, decision, version, registry.champion(task), champion_metrics, fingerprint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -166,15 +167,28 @@ def test_unchanged_training_data_and_config_train_no_new_version(tmp_path, train
     recorded = json.loads((registry.version_dir("churn", first.version) / "training.json").read_text())
     assert recorded["fingerprint"] == first.fingerprint == registry.decisions("churn")[0]["fingerprint"]
 
-    # one label flipped: new data, a new version; then a config change: another one
+    # one label flipped: new data, but the champion is younger than the retrain cadence, so it is kept and says so
     changed = training_set.copy()
     row = changed.index[changed["label_known"]][0]
     changed.loc[row, "label"] = 1.0 - changed.loc[row, "label"]
-    second = train_and_register(changed, "churn", CFG, registry, as_of)
+    kept = train_and_register(changed, "churn", CFG, registry, as_of + timedelta(days=CFG.retrain_every_days - 1))
+    assert kept.skipped and kept.version is None and kept.fingerprint != first.fingerprint
+    due = (as_of + timedelta(days=CFG.retrain_every_days)).isoformat()[:10]
+    assert kept.result.reasons[0].startswith(f"champion {first.version} was trained on data to")
+    assert kept.progress_note() == f"churn model {first.version} kept (retrains from {due})"
+    # the cadence has passed: a new version
+    second = train_and_register(changed, "churn", CFG, registry, as_of + timedelta(days=CFG.retrain_every_days))
     assert not second.skipped and second.version not in (None, first.version)
-    third = train_and_register(changed, "churn", dataclasses.replace(CFG, horizon_days=91), registry, as_of)
+    # a config change retrains at once, whatever the champion's age
+    third = train_and_register(changed, "churn", dataclasses.replace(CFG, horizon_days=91), registry,
+                               as_of + timedelta(days=CFG.retrain_every_days))
     assert not third.skipped and third.fingerprint != second.fingerprint
-    assert len(registry.decisions("churn")) == 3
+    # with a cadence of 0, any change of the training data retrains
+    changed.loc[row, "label"] = 1.0 - changed.loc[row, "label"]
+    fourth = train_and_register(changed, "churn", dataclasses.replace(CFG, horizon_days=91, retrain_every_days=0),
+                                registry, as_of + timedelta(days=CFG.retrain_every_days))
+    assert not fourth.skipped
+    assert len(registry.decisions("churn")) == 4
 
 
 def test_scores_fall_back_to_the_health_score_without_a_model(training_set):
