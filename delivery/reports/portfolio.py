@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from csops import contract
+from csops.reporting.cs_highlights import largest_muda
 from delivery.reports import models, sources
 from delivery.reports.account import ReportError, require_marts, table_exists
 from delivery.reports.charts import BAND_COLOURS, Chart
@@ -70,12 +71,12 @@ def expansion_gap(con) -> pd.DataFrame:
         "AND d.active_users_30d > d.licensed_seats ORDER BY gap_amount DESC, d.account_id").df()
 
 
+WASTE_COLUMNS = ["account_id", "account_name", "unused_seats", "licensed_seats", "unused_seat_cost_per_year",
+                 "currency_code"]
+
+
 def top_waste(con) -> pd.DataFrame:
-    return con.execute(
-        "SELECT w.account_id, a.account_name, w.unused_seats, w.licensed_seats, w.unused_seat_cost_per_year, "
-        "w.currency_code FROM marts.fct_lean_waste w JOIN marts.dim_accounts a USING (account_id) "
-        "WHERE w.date_day = (SELECT max(date_day) FROM marts.fct_lean_waste) AND w.unused_seat_cost_per_year > 0 "
-        f"ORDER BY w.unused_seat_cost_per_year DESC, w.account_id LIMIT {TOP}").df()
+    return pd.DataFrame(largest_muda(con, TOP), columns=WASTE_COLUMNS)
 
 
 def handoff_missing(con) -> dict[str, int]:
