@@ -122,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                 clock.say(f"{task}: training")
                 run = pipeline.train(con, task, cfg, registry, as_of, log=lambda m: clock.say(f"  {m}"))
                 table = run.metrics_for_table()
-                if run.result.split is not None:
+                if run.result.plan is not None:
                     clock.say(f"{task}: oracle on the hidden state")
                     table["oracle"] = evaluate_oracle(out / "landing" / "_truth", pipeline.training_frame(con, task),
-                                                      run.result.split, cfg)
+                                                      run.result.plan, cfg)
                 results[task] = (run, table)
             for task in ("churn", "expansion"):
                 results[task] = (*results[task], pipeline.score(con, task, cfg, registry))
@@ -145,14 +145,14 @@ def _print_report(args, out: Path, cfg: MLConfig, results: dict, pit, clock: Clo
     print(f"=== csops evaluate: {args.accounts} accounts x {args.months} months, seed {args.seed} "
           f"(work folder {out}) ===")
     for task, (run, table, scoring) in results.items():
-        split = run.result.split
+        plan = run.result.plan
         print()
         print(f"--- {task}: {run.result.status}"
               + (f" ({'; '.join(run.result.reasons)})" if run.result.reasons else ""))
-        if split:
-            print(f"train {split.train[0]}..{split.train[1]} | valid {split.valid[0]}..{split.valid[1]} | "
-                  f"calib {split.calib[0]}..{split.calib[1]} | test {split.test[0]}..{split.test[1]} "
-                  f"({split.describe()})")
+        if plan:
+            print(plan.describe())
+        if run.result.selection:
+            print("champion: " + "; ".join(run.result.selection.reasons))
         print(metrics_table(table, markdown=False))
         print(f"registry: version {run.version}, {run.decision.summary()}")
         top = scoring.scores.head(3)

@@ -2,7 +2,7 @@
 
 Reads `<landing>/_truth/state_daily.parquet` (or `state_weekly.parquet`), which no pipeline input may read. For each
 snapshot it takes the hidden state on or before the snapshot day, its 90-day mean and change, plus two observables
-(days to the next renewal, segment), and trains LightGBM on the same split as the real model.
+(days to the next renewal, segment), and backtests LightGBM on the same windows as the candidates.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ml.candidates import fit_lightgbm
 from ml.config import MLConfig
-from ml.metrics import evaluate_scores
-from ml.split import TemporalSplit
-from ml.train import raw_score, train_booster
+from ml.selection import backtest_candidate, fold_rows
+from ml.split import BacktestPlan
 
 STATE = ("value_realized", "champion_strength", "product_fit", "support_pain", "health")
 ORACLE_FEATURES = [*STATE, *[f"{s}_90d_mean" for s in STATE], *[f"{s}_90d_change" for s in STATE],
@@ -55,7 +55,7 @@ def state_features(state: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataFrame
     return out
 
 
-def evaluate_oracle(truth_dir: Path, training_set: pd.DataFrame, split: TemporalSplit, cfg: MLConfig) -> dict:
+def evaluate_oracle(truth_dir: Path, training_set: pd.DataFrame, plan: BacktestPlan, cfg: MLConfig) -> dict:
     known = training_set[training_set["label_known"]].reset_index(drop=True)
     hidden = state_features(load_state(truth_dir), known)
     frame = known[["account_id", "snapshot_date", "label", "event_date", "days_to_next_renewal",
@@ -63,8 +63,6 @@ def evaluate_oracle(truth_dir: Path, training_set: pd.DataFrame, split: Temporal
     for c in ORACLE_FEATURES:
         if c not in frame:
             frame[c] = hidden[c].to_numpy()
-    frame["slice"] = split.assign(frame["snapshot_date"], frame["account_id"]).to_numpy()
-    train, valid, test = (frame[frame["slice"] == n] for n in ("train", "valid", "test"))
-    booster, best = train_booster(train, valid, ORACLE_FEATURES, cfg)
-    score = raw_score(booster, test, ORACLE_FEATURES, best)
-    return evaluate_scores(test, score, None, cfg.review_budgets, cfg.horizon_days)
+    run = backtest_candidate(frame, fold_rows(frame, plan), plan, "oracle",
+                             lambda train: fit_lightgbm(train, ORACLE_FEATURES, cfg), cfg)
+    return run.metrics

@@ -18,6 +18,8 @@ from csops.dbt import project_var
 from csops.settings import Settings
 
 TASKS = ("churn", "expansion")
+# the champion's candidates, simplest first (ml/candidates.py)
+CANDIDATES = ("days_to_term_end", "health_score", "health_learned", "logistic_regression", "lightgbm")
 
 
 def default_lgbm_params() -> dict:
@@ -52,21 +54,21 @@ class MLConfig:
     # expansion counts only these fct_revenue_events drivers (more seats or an added product, never price changes)
     expansion_drivers: tuple[str, ...] = ("more_seats", "added_product", "added_product_and_seats")
 
-    # temporal split: train | gap >= horizon | validation (early stopping) | calibration | gap >= horizon | test
-    test_share: float = 0.22
-    test_min_days: int = 14
-    test_max_days: int = 91
-    holdout_share: float = 0.25  # validation + calibration block
-    holdout_min_days: int = 14
-    holdout_max_days: int = 112
+    # rolling-origin backtest (ml/split.py): the latest labelled days in `backtest_folds` windows (at most
+    # `backtest_window_max_days` each), each tested on a model trained on the days a horizon or more before it
+    backtest_folds: int = 4
+    backtest_min_folds: int = 2
+    backtest_window_max_days: int = 42
     train_min_days: int = 28
-    # when two gaps do not fit (about a year of data): this share of the accounts on the training days is held out
-    # instead, half for validation, half for calibration (ml/split.py); 0 turns it off (no model on short history)
-    holdout_account_share: float = 0.3
+    # bootstrap by account of the pooled out-of-time rows: intervals of ROC-AUC and of the differences between
+    # candidates (ml/selection.py)
+    bootstrap_samples: int = 200
+    interval: float = 0.90
+    # which candidates compete (a subset of CANDIDATES, simplest first)
+    candidates: tuple[str, ...] = CANDIDATES
 
     # "too few positives": below these a model is not trained / not validated, and says so
     min_train_positives: int = 30
-    min_valid_positives: int = 10
     min_test_positives: int = 10
     # calibration: Platt (sigmoid) unless the calibration slice has at least this many positives (then isotonic)
     isotonic_min_positives: int = 1000
@@ -75,8 +77,13 @@ class MLConfig:
     seed: int = 17
     # LightGBM is deterministic for a given thread count; the default uses every core of the machine it runs on.
     num_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    num_boost_round: int = 1500
-    early_stopping_rounds: int = 100
+    # no early stopping (a validation slice of a small book holds a handful of outcomes and picks a tree count by
+    # chance): a fixed number of trees, `boost_rounds_per_positive_account` per account with a positive in the
+    # training rows, within these bounds; min_data_in_leaf is at least this share of the training rows
+    boost_rounds_per_positive_account: float = 4.0
+    min_boost_round: int = 40
+    max_boost_round: int = 400
+    min_data_in_leaf_share: float = 0.001
     lgbm_params: dict = field(default_factory=default_lgbm_params)
 
     # evaluation and promotion
@@ -105,8 +112,10 @@ class MLConfig:
             raise ValueError("num_threads must be at least 1")
         if self.horizon_days < 1 or self.cadence_days < 1:
             raise ValueError("horizon_days and cadence_days must be positive")
-        if not 0 <= self.holdout_account_share < 1:
-            raise ValueError("holdout_account_share must be at least 0 and below 1")
+        if not self.candidates or set(self.candidates) - set(CANDIDATES):
+            raise ValueError(f"candidates must be a non-empty subset of {CANDIDATES}")
+        if self.backtest_min_folds < 1 or self.backtest_folds < self.backtest_min_folds:
+            raise ValueError("backtest_folds must be at least backtest_min_folds, which must be at least 1")
 
     @classmethod
     def from_env(cls) -> MLConfig:
@@ -135,7 +144,7 @@ class MLConfig:
         values = dict(overrides)
         if "lgbm_params" in values:
             values["lgbm_params"] = {**base.lgbm_params, **values["lgbm_params"]}
-        for name in ("expansion_drivers", "review_budgets", "band_budgets"):
+        for name in ("expansion_drivers", "review_budgets", "band_budgets", "candidates"):
             if name in values:
                 values[name] = tuple(values[name])
         return dataclasses.replace(base, **values)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ml import drift as drift_mod
-from ml.config import MLConfig
+from ml.config import CANDIDATES, MLConfig
 from ml.features import CATEGORY_CODES, DRIFT_EXEMPT, FEATURE_BY_NAME, FEATURE_NAMES, build_feature_frame, data_bounds, scoring_day, \
     snapshot_dates
 from ml.labels import label_snapshots, load_outcome_events
@@ -33,7 +33,7 @@ from ml.promotion import Decision, decide
 from ml.registry import LoadedModel, Registry
 from ml.report import metrics_table, model_card
 from ml.scoring import BASELINE_VERSION, score_accounts
-from ml.split import NotEnoughHistory, temporal_split
+from ml.split import NotEnoughHistory, backtest_plan
 from ml.train import TaskResult, categorical, fit_task
 
 SCHEMA = "ml"
@@ -136,15 +136,15 @@ def feature_snapshot_summary(con: duckdb.DuckDBPyConnection) -> dict:
 
 def build_training_set(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, task: str, cfg: MLConfig,
                        as_of: date) -> pd.DataFrame:
-    """Features + label, label_known, event_date, and the slice each labelled snapshot falls in."""
+    """Features + label, label_known, event_date, and the backtest window (`fold_<k>`, 0 = latest) or `history`
+    each labelled snapshot falls in."""
     events = load_outcome_events(con, task, cfg)
     labelled = label_snapshots(features, events, as_of, cfg.horizon_days, cfg.label_delay_days(task))
     labelled["slice"] = "unlabelled"
     known = labelled["label_known"].to_numpy()
     try:
-        split = temporal_split(labelled.loc[known, "snapshot_date"].unique(), cfg)
-        labelled.loc[known, "slice"] = split.assign(labelled.loc[known, "snapshot_date"],
-                                                    labelled.loc[known, "account_id"]).to_numpy()
+        plan = backtest_plan(labelled.loc[known, "snapshot_date"].unique(), cfg)
+        labelled.loc[known, "slice"] = plan.assign(labelled.loc[known, "snapshot_date"]).to_numpy()
     except NotEnoughHistory:
         labelled.loc[known, "slice"] = "no_split"
     return labelled
@@ -216,10 +216,11 @@ class TrainingRun:
                "metrics": metrics_table(metrics)}
         model = metrics.get("model") or {}
         out |= {name: float(model[name]) for name in HEADLINE_METRICS if model.get(name) is not None}
-        for baseline in ("health_score", "logistic_regression"):
-            value = (metrics.get(baseline) or {}).get("roc_auc")
+        for name in CANDIDATES:
+            value = (metrics.get(name) or {}).get("roc_auc")
             if value is not None:
-                out[f"{baseline}_roc_auc"] = float(value)
+                out[f"{name}_roc_auc"] = float(value)
+        out["served_candidate"] = self.result.champion or "none"
         return out | {"progress_note": self.progress_note()}
 
     def progress_note(self) -> str:
@@ -291,16 +292,16 @@ def _skipped(task: str, cfg: MLConfig, registry: Registry, reason: str, note: st
                        notes=[note])
 
 
-def _test_rows(training_set: pd.DataFrame, result: TaskResult) -> pd.DataFrame:
+def _latest_rows(training_set: pd.DataFrame, result: TaskResult) -> pd.DataFrame:
     known = training_set[training_set["label_known"]]
-    return known[result.split.assign(known["snapshot_date"], known["account_id"]).to_numpy() == "test"]
+    return known[result.plan.assign(known["snapshot_date"]).to_numpy() == result.plan.latest.name]
 
 
 def champion_on_test(registry: Registry, task: str, training_set: pd.DataFrame, result: TaskResult,
                      cfg: MLConfig) -> tuple[str | None, dict | None, str]:
-    """The current champion measured on the new test slice: (version, metrics or None, why not)."""
+    """The current champion measured on the latest backtest window: (version, metrics or None, why not)."""
     version = registry.champion(task)
-    if version is None or result.split is None:
+    if version is None or result.plan is None:
         return version, None, ""
     try:
         model = registry.load(task, version)
@@ -309,16 +310,15 @@ def champion_on_test(registry: Registry, task: str, training_set: pd.DataFrame, 
     missing = [f for f in model.features if f not in training_set.columns]
     if missing:
         return version, None, f"it needs features the data no longer has: {', '.join(missing)}"
-    test = _test_rows(training_set, result)
+    test = _latest_rows(training_set, result)
     if test.empty:
-        return version, None, "the test slice is empty"
-    raw = model.booster.predict(test[model.features].to_numpy(dtype=float), raw_score=True, num_threads=1,
-                                num_iteration=model.booster.best_iteration or None)
+        return version, None, "the latest window is empty"
+    raw = model.scorer.raw(test)
     metrics = evaluate_scores(test, raw, model.calibrator.predict(raw), cfg.review_budgets, cfg.horizon_days)
-    trained_until = (model.training.get("split") or {}).get("train", [None, None])[1]
+    trained_until = (model.training.get("served_fold") or {}).get("train", [None, None])[1]
     note = ""
-    if trained_until and str(trained_until) >= str(result.split.test[0]):
-        note = f"its training data reaches {trained_until}, inside this test slice: the comparison favours it"
+    if trained_until and str(trained_until) >= str(result.plan.latest.test[0]):
+        note = f"its training data reaches {trained_until}, inside this window: the comparison favours it"
     metrics["note"] = note
     return version, metrics, note
 
@@ -346,14 +346,18 @@ def train_and_register(training_set: pd.DataFrame, task: str, cfg: MLConfig, reg
     result = fit_task(training_set, task, cfg)
     log(result.summary())
     champion_version, champion_metrics, champion_note = champion_on_test(registry, task, training_set, result, cfg)
-    decision = decide(result.status, result.reasons, result.metrics, champion_version, champion_metrics,
-                      cfg.promotion_metric, cfg.promotion_margin, champion_note)
+    latest = None
+    if result.trained:
+        rows = _latest_rows(training_set, result)
+        latest = evaluate_scores(rows, result.scorer.raw(rows), None, cfg.review_budgets, cfg.horizon_days)
+    decision = decide(result.status, result.reasons, result.selection.reasons if result.selection else [], latest,
+                      champion_version, champion_metrics, cfg.promotion_metric, cfg.promotion_margin, champion_note)
     version = None
     if result.trained:
         version = registry.new_version_id(task, result.data_hash)
         files = version_files(task, version, result, decision, champion_version, champion_metrics, cfg, as_of,
                               fingerprint)
-        registry.write_version(task, version, result.booster, files)
+        registry.write_version(task, version, result.scorer, files)
         if decision.promote:
             registry.set_champion(task, version)
     registry.log_decision({"task": task, "version": version, "status": result.status, "promoted": decision.promote,
@@ -376,20 +380,25 @@ def version_files(task: str, version: str, result: TaskResult, decision: Decisio
                   champion_metrics: dict | None, cfg: MLConfig, as_of: date, fingerprint: str) -> dict:
     training = {
         "task": task, "version": version, "status": result.status, "reasons": result.reasons,
-        "as_of_date": str(as_of), "split": result.split.as_dict() if result.split else None,
+        "as_of_date": str(as_of), "backtest": result.plan.as_dict() if result.plan else None,
+        "served_fold": result.plan.as_dict()["folds"][0] if result.plan else None,
+        "candidate": result.champion, "scorer": result.scorer.describe(),
+        "selection": result.selection.as_dict() if result.selection else None,
+        "health_weights_learned": result.health_weights,
         "counts": result.counts, "horizon_days": cfg.horizon_days, "cadence_days": cfg.cadence_days,
         "label_delay_days": cfg.label_delay_days(task), "warmup_days": cfg.warmup_days,
-        "best_iteration": result.best_iteration, "params": result.params, "seed": cfg.seed,
+        "params": result.params, "seed": cfg.seed,
         "num_threads": cfg.num_threads, "data_hash": result.data_hash, "fingerprint": fingerprint,
         "lightgbm_version": lgb.__version__, "python": platform.python_version(), "config": cfg.as_dict(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    metrics = {"test_slice": list(result.split.as_dict()["test"]) if result.split else None,
+    metrics = {"test_slice": list(result.plan.as_dict()["test"]) if result.plan else None,
                **{k: v for k, v in result.metrics.items()},
                "champion": champion_metrics, "champion_version": champion_version,
                "promotion_metric": cfg.promotion_metric, "promotion_margin": cfg.promotion_margin}
-    calibration = result.calibrator.as_dict(result.score_range) | {"bands": result.band_thresholds,
-                                                                    "input": "LightGBM raw score (log-odds)"}
+    calibration = result.calibrator.as_dict(result.score_range) | {
+        "bands": result.band_thresholds, "input": f"raw score of {result.scorer.describe()}",
+        "check": result.calibration_check}
     features = {"features": result.features,
                 "families": {f: FEATURE_BY_NAME[f].family for f in result.features if f in FEATURE_BY_NAME},
                 "descriptions": {f: FEATURE_BY_NAME[f].description for f in result.features if f in FEATURE_BY_NAME},

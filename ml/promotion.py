@@ -1,6 +1,7 @@
-"""Promotion rule: a new model replaces the champion only if it beats both baselines and the current champion on the
-same test slice by the configured margin (metric `promotion_metric`, default ROC-AUC). First run: beating the
-baselines is enough. Otherwise the champion stays, and the decision says why in plain words.
+"""Promotion rule: the backtest's champion candidate (`ml.selection`) replaces the current champion unless it cannot
+be trusted (status not `trained`) or the current champion, scored on the same latest labelled period (which neither
+was trained on), beats it by the configured margin (metric `promotion_metric`, default ROC-AUC). First run: the
+backtest's choice is served. Otherwise the champion stays, and the decision says why in plain words.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from dataclasses import asdict, dataclass, field
 
 from ml.metrics import metric_value
 from ml.registry import Registry
-
-BASELINE_LABELS = {"health_score": "the health-score baseline", "logistic_regression": "the logistic-regression baseline"}
 
 
 @dataclass
@@ -30,47 +29,35 @@ class Decision:
         return ("promoted: " if self.promote else "not promoted: ") + "; ".join(self.reasons)
 
 
-def decide(status: str, status_reasons: list[str], metrics: dict, champion_version: str | None,
-           champion_metrics: dict | None, metric: str, margin: float, champion_note: str = "") -> Decision:
-    """`metrics` holds the candidate ("model") and baselines measured on the test slice; `champion_metrics` the
-    current champion measured on the same slice (None when there is no champion or it could not be scored)."""
-    candidate = metric_value(metrics.get("model"), metric)
-    decision = Decision(promote=False, reasons=[], metric=metric, margin=margin, candidate=candidate,
-                        champion_before=champion_version)
+def decide(status: str, status_reasons: list[str], selection_reasons: list[str], latest: dict | None,
+           champion_version: str | None, champion_metrics: dict | None, metric: str, margin: float,
+           champion_note: str = "") -> Decision:
+    """`latest`: the chosen candidate's metrics on the latest backtest window; `champion_metrics` the current
+    champion's on the same rows (None when there is none or it could not be scored)."""
+    candidate = metric_value(latest, metric)
+    decision = Decision(promote=False, reasons=list(selection_reasons), metric=metric, margin=margin,
+                        candidate=candidate, champion_before=champion_version)
     if status != "trained":
         decision.reasons.append(f"the new model is {status.replace('_', ' ')}: " + "; ".join(status_reasons))
         return decision
-    if candidate is None:
-        decision.reasons.append(f"the new model's {metric} could not be measured on the test slice")
+    if champion_version is None:
+        decision.reasons.append("no champion yet (first run): the backtest's choice is served")
+        decision.promote = True
         return decision
-    beaten = True
-    for name, label in BASELINE_LABELS.items():
-        value = metric_value(metrics.get(name), metric)
-        decision.compared[name] = value
-        if value is None:
-            decision.reasons.append(f"{label} could not be measured, so it was not compared")
-        elif candidate < value + margin:
-            beaten = False
-            decision.reasons.append(f"{metric} {candidate:.4f} does not beat {label} ({value:.4f}) by {margin}")
-        else:
-            decision.reasons.append(f"{metric} {candidate:.4f} beats {label} ({value:.4f}) by {margin} or more")
-    if champion_version is not None:
-        value = metric_value(champion_metrics, metric)
-        decision.compared["champion"] = value
-        if value is None:
-            decision.reasons.append(f"champion {champion_version} could not be scored on this test slice"
-                                    + (f" ({champion_note})" if champion_note else "")
-                                    + ", so it was compared on the baselines only")
-        elif candidate < value + margin:
-            beaten = False
-            decision.reasons.append(f"{metric} {candidate:.4f} does not beat champion {champion_version} "
-                                    f"({value:.4f}) by {margin}: the champion stays")
-        else:
-            decision.reasons.append(f"{metric} {candidate:.4f} beats champion {champion_version} ({value:.4f}) "
-                                    f"by {margin} or more")
+    value = metric_value(champion_metrics, metric)
+    decision.compared["champion"] = value
+    if value is None:
+        decision.reasons.append(f"champion {champion_version} could not be scored on the latest labelled period"
+                                + (f" ({champion_note})" if champion_note else "") + ": the backtest's choice replaces it")
+        decision.promote = True
+    elif candidate is not None and candidate + margin < value:
+        decision.reasons.append(f"on the latest labelled period champion {champion_version} ({metric} {value:.4f}) "
+                                f"beats the new choice ({candidate:.4f}) by more than {margin}: the champion stays")
     else:
-        decision.reasons.append("no champion yet (first run): beating the baselines is enough")
-    decision.promote = beaten
+        decision.reasons.append(f"on the latest labelled period the new choice ({metric} "
+                                f"{'n/a' if candidate is None else f'{candidate:.4f}'}) is not beaten by champion "
+                                f"{champion_version} ({value:.4f}) by more than {margin}: it replaces it")
+        decision.promote = True
     return decision
 
 

@@ -5,7 +5,7 @@ Layout (see models/README.md):
     <root>/champion.json                 {"churn": "<version>", "expansion": "<version>"}
     <root>/decisions.jsonl               one line per training: promotion decision, why, and the training fingerprint
                                      (append-only; a training on an unchanged fingerprint is skipped, not logged)
-    <root>/<task>/<version>/model.txt    LightGBM text model
+    <root>/<task>/<version>/model.txt    LightGBM text model, or model.json for a linear champion (ml.candidates)
                           features.json  ordered feature list (and their families)
                           training.json  training window and slices, horizon, cadence, parameters, seed, data hash
                           metrics.json   test-slice metrics of the model, its baselines and the champion it faced
@@ -31,9 +31,10 @@ from pathlib import Path
 import lightgbm as lgb
 
 from ml.calibration import Calibrator
+from ml.candidates import MODEL_FILES, Scorer, load_scorer
 from ml.config import TASKS, models_dir
 
-VERSION_FILES = ("model.txt", "features.json", "training.json", "metrics.json", "calibration.json",
+VERSION_FILES = ("features.json", "training.json", "metrics.json", "calibration.json",
                  "drift_reference.json", "promotion.json", "MODEL_CARD.md")
 
 
@@ -41,7 +42,7 @@ VERSION_FILES = ("model.txt", "features.json", "training.json", "metrics.json", 
 class LoadedModel:
     task: str
     version: str
-    booster: lgb.Booster
+    scorer: Scorer
     features: list[str]
     calibrator: Calibrator
     bands: dict
@@ -72,7 +73,7 @@ class Registry:
         return self.champions().get(task)
 
     def set_champion(self, task: str, version: str) -> None:
-        if not (self.version_dir(task, version) / "model.txt").exists():
+        if not any((self.version_dir(task, version) / name).exists() for name in MODEL_FILES):
             raise FileNotFoundError(f"no model {task}/{version} in {self.root}")
         pointer = self.champions() | {task: version}
         self.root.mkdir(parents=True, exist_ok=True)
@@ -101,7 +102,7 @@ class Registry:
             version = f"{base}-{n}"
         return version
 
-    def write_version(self, task: str, version: str, booster: lgb.Booster, files: dict[str, object]) -> Path:
+    def write_version(self, task: str, version: str, scorer: Scorer, files: dict[str, object]) -> Path:
         """Write every file of a version at once (temp folder + rename): a version is complete or absent."""
         final = self.version_dir(task, version)
         if final.exists():
@@ -109,7 +110,7 @@ class Registry:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{version}-"))
         try:
-            booster.save_model(str(tmp / "model.txt"))
+            scorer.save(tmp)
             for name, content in files.items():
                 if name.endswith(".json"):
                     _write_json(tmp / name, content)
@@ -139,7 +140,7 @@ class Registry:
         calibration = read("calibration.json")
         drift_path = folder / "drift_reference.json"
         return LoadedModel(
-            task=task, version=version, booster=lgb.Booster(model_file=str(folder / "model.txt")),
+            task=task, version=version, scorer=load_scorer(folder),
             features=read("features.json")["features"], calibrator=Calibrator.from_dict(calibration),
             bands=calibration["bands"], training=read("training.json"), metrics=read("metrics.json"),
             drift_reference=json.loads(drift_path.read_text()) if drift_path.exists() else None,

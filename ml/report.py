@@ -5,10 +5,13 @@ from __future__ import annotations
 from ml.config import MLConfig
 
 ROWS = [
-    ("roc_auc", "ROC-AUC", 3),
+    ("roc_auc", "ROC-AUC (mean of the windows)", 3),
+    ("roc_auc_lo", "  interval, low (bootstrap by account)", 3),
+    ("roc_auc_hi", "  interval, high", 3),
     ("roc_auc_renewal_due", "ROC-AUC, renewal due in H", 3),
     ("pr_auc", "PR-AUC", 3),
-    ("brier", "Brier score", 4),
+    ("brier", "Brier score (calibrated out of time)", 4),
+    ("brier_constant", "Brier of a constant (earlier base rate)", 4),
     ("base_rate", "base rate", 3),
     ("recall_at_10", "recall @10% (rows)", 3),
     ("lift_at_10", "lift @10%", 2),
@@ -21,8 +24,9 @@ ROWS = [
     ("outcomes", "outcomes (account, event)", 0),
     ("rows", "rows", 0),
 ]
-COLUMN_LABELS = {"model": "LightGBM", "health_score": "health score", "logistic_regression": "logistic reg.",
-                 "champion": "champion", "oracle": "oracle (hidden state)"}
+COLUMN_LABELS = {"model": "served", "days_to_term_end": "days to term end", "health_score": "health score",
+                 "health_learned": "learned health", "logistic_regression": "logistic reg.", "lightgbm": "LightGBM",
+                 "champion": "champion before", "oracle": "oracle (hidden state)"}
 
 
 def _fmt(value, digits: int) -> str:
@@ -34,8 +38,8 @@ def _fmt(value, digits: int) -> str:
 
 
 def metrics_table(metrics: dict[str, dict | None], markdown: bool = True) -> str:
-    """Rows = metrics, columns = scorers present in `metrics` (model, baselines, champion, oracle)."""
-    names = [n for n in ("model", "health_score", "logistic_regression", "champion", "oracle") if metrics.get(n)]
+    """Rows = metrics, columns = scorers present in `metrics` (served, candidates, champion before, oracle)."""
+    names = [n for n in COLUMN_LABELS if metrics.get(n)]
     header = ["metric", *[COLUMN_LABELS[n] for n in names]]
     body = [[label, *[_fmt((metrics[n] or {}).get(key), digits) for n in names]] for key, label, digits in ROWS]
     if markdown:
@@ -56,13 +60,17 @@ TASK_TEXT = {
 
 def model_card(task: str, version: str, training: dict, metrics: dict, calibration: dict, decision: dict,
                importance: dict, cfg: MLConfig) -> str:
-    split = training.get("split") or {}
+    backtest = training.get("backtest") or {}
     counts = training.get("counts") or {}
+    selection = training.get("selection") or {}
+    check = calibration.get("check") or {}
     top = list(importance.items())[:12]
     lines = [
         f"# {task.capitalize()} model {version}",
         "",
         f"- **Predicts** the probability that {TASK_TEXT[task]} within {cfg.horizon_days} days after the scoring day.",
+        f"- **Served**: {training.get('scorer')}.",
+        "- **Why this one**: " + "; ".join(selection.get("reasons") or ["not recorded"]),
         f"- **Status**: {training.get('status')}" + (f" ({'; '.join(training.get('reasons') or [])})"
                                                      if training.get("reasons") else ""),
         f"- **Promotion**: {'promoted to champion' if decision.get('promote') else 'not promoted'}: "
@@ -75,44 +83,56 @@ def model_card(task: str, version: str, training: dict, metrics: dict, calibrati
         "later, newer snapshots are not used.",
         f"- Training data hash `{training.get('data_hash')}`.",
         "",
-        "| slice | first day | last day | rows | positives | positive accounts |",
+        "| window | trained on | tested on | rows | positives | positive accounts |",
         "|---|---|---|---|---|---|",
     ]
-    for name in ("train", "valid", "calib", "test"):
-        c = counts.get(name) or {}
-        window = split.get(name) or ["", ""]
-        lines.append(f"| {name} | {window[0]} | {window[1]} | {c.get('rows', 0):,} | {c.get('positives', 0):,} | "
-                     f"{c.get('positive_accounts', 0):,} |")
+    for fold in backtest.get("folds") or []:
+        c = counts.get(fold["name"]) or {}
+        lines.append(f"| {fold['name']} | {fold['train'][0]}..{fold['train'][1]} | {fold['test'][0]}..{fold['test'][1]}"
+                     f" | {c.get('rows', 0):,} | {c.get('positives', 0):,} | {c.get('positive_accounts', 0):,} |")
     lines += [
         "",
-        f"Split: {split.get('description', 'not recorded')}.",
+        f"Backtest: {backtest.get('description', 'not recorded')}. The served scorer is the one fitted for the "
+        "latest window (fold_0).",
         "",
-        "## Test-slice metrics (out of time)",
-        metrics_table({k: v for k, v in metrics.items() if isinstance(v, dict) and k != "test_slice"}),
+        "## Candidates out of time (backtest windows pooled)",
+        metrics_table({k: v for k, v in metrics.items() if isinstance(v, dict) and k not in ("test_slice", "champion")}),
         "",
-        "Review budgets flag the top 10% / 20% of active accounts on each snapshot day. An outcome is caught when its "
-        "account was flagged in the horizon before it; lead time = days from the first flag to the outcome.",
+        "ROC-AUC is the mean of the windows' ROC-AUCs (each window is scored by its own fit), with a "
+        f"{cfg.interval:.0%} bootstrap interval by account. Review budgets flag the top 10% / 20% of active accounts "
+        "on each snapshot day. An outcome is caught when its account was flagged in the horizon before it.",
+        "",
+        "## Calibration",
+        f"- {calibration.get('method')} ({calibration.get('note')}), fitted on the latest labelled period (fold_0). "
+        + (check.get("note") or "") + ".",
+        f"- Risk bands: high >= {calibration.get('bands', {}).get('high', 0):.3f}, medium >= "
+        f"{calibration.get('bands', {}).get('medium', 0):.3f} (the calibrated probabilities a 10% / 20% review budget "
+        "flags in the latest labelled period).",
+        "- Out of time over the backtest (each window calibrated on the window before it): Brier "
+        f"{_fmt(check.get('brier'), 4)} vs {_fmt(check.get('brier_constant'), 4)} for a constant; mean predicted "
+        f"{_fmt(check.get('mean_predicted'), 3)}, observed {_fmt(check.get('observed_rate'), 3)}.",
+        "",
+        "| predicted from | to | rows | mean predicted | observed |",
+        "|---|---|---|---|---|",
+        *[f"| {r['from']:.3f} | {r['to']:.3f} | {r['rows']:,} | {r['mean_predicted']:.3f} | {r['observed']:.3f} |"
+          for r in check.get("reliability") or []],
         "",
         "## Model",
-        f"- LightGBM {training.get('lightgbm_version')}, {training.get('best_iteration')} trees (early stopping on "
-        f"validation), seed {cfg.seed}, deterministic, {cfg.num_threads} threads.",
-        f"- Calibration: {calibration.get('method')} ({calibration.get('note')}); risk bands: high >= "
-        f"{calibration.get('bands', {}).get('high', 0):.3f}, medium >= {calibration.get('bands', {}).get('medium', 0):.3f}"
-        " (the probabilities a 10% / 20% review budget flags on the calibration slice).",
+        f"- {training.get('scorer')}; seed {cfg.seed}, deterministic, {cfg.num_threads} threads.",
+        *([f"- Learned health-score weights (fitted on the latest window's training days; the configured ones are "
+           f"dbt var `csops_health`): {training['health_weights_learned']}"] if training.get("health_weights_learned")
+          else []),
         "",
-        "Top features by gain:",
+        "Top features (LightGBM: gain; linear: |coefficient| per standard deviation):",
         "",
-        *[f"- `{name}`: {gain:,.0f}" for name, gain in top],
+        *[f"- `{name}`: {gain:,.4g}" for name, gain in top],
         "",
         "## Limits",
         "- Churn can only happen when a contract ends, so days to renewal dominates the ranking; the ROC-AUC among "
         "accounts whose renewal is due within the horizon shows how well the model separates those who leave.",
-        "- Trained on the oldest labelled snapshots (later ones test it, and validate and calibrate it unless other "
-        "accounts of the training days do), so it lags the as-of date by one or two horizons plus the test window.",
-        *(["- Validation and calibration come from other accounts on the training days (too little history for "
-           "later days), so they cannot see a shift in the base rate since then; the test slice can."]
-          if split.get("holdout_account_share") else []),
-        "- Reasons are the model's SHAP contributions grouped by feature family: they say what moved the score, not "
+        "- The served scorer was trained on the days at least a horizon before the latest labelled period, so it lags "
+        "the as-of date by about two horizons.",
+        "- Reasons are the scorer's contributions grouped by feature family: they say what moved the score, not "
         "what caused the outcome.",
         "- Free text (tickets, notes, comments) is not used.",
     ]

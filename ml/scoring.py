@@ -1,5 +1,6 @@
 """Score every active account on the as-of day with the champion model, or say plainly why there is none.
 
+The champion is whichever candidate the backtest chose (`ml.candidates`: LightGBM, a linear model or a rule).
 One row per account: calibrated probability, risk band (high / medium / low), rank, the top reasons in plain words,
 the model version and the data as-of date. Without a usable champion the accounts are ranked by the rule-based
 health score instead (`model_version = 'baseline:health_score'`, probability null) and every row says why.
@@ -14,7 +15,7 @@ import pandas as pd
 
 from ml.baselines import health_score_risk
 from ml.config import MLConfig
-from ml.explain import context_text, contributions, top_reasons
+from ml.explain import context_text, top_reasons
 from ml.registry import LoadedModel
 from ml.train import risk_band
 
@@ -43,12 +44,10 @@ def score_accounts(frame: pd.DataFrame, task: str, model: LoadedModel | None, cf
     out = pd.DataFrame({"task": task, "account_id": frame["account_id"].astype(str).to_numpy(),
                         "as_of_date": frame["snapshot_date"].to_numpy()})
     if model is not None:
-        x = frame[model.features].to_numpy(dtype=float)
-        iteration = model.booster.best_iteration or None
-        raw = np.asarray(model.booster.predict(x, raw_score=True, num_iteration=iteration, num_threads=1))
+        raw = model.scorer.raw(frame)
         prob = model.calibrator.predict(raw)
-        reasons = top_reasons(frame, contributions(model.booster, frame, model.features, cfg.num_threads),
-                              model.features, cfg.top_reasons)
+        reasons = top_reasons(frame, model.scorer.contributions(frame, cfg.num_threads), model.scorer.features,
+                              cfg.top_reasons)
         out["model_version"] = model.version
         out["probability"] = prob
         out["raw_score"] = raw

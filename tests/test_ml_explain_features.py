@@ -13,7 +13,7 @@ from ml.explain import context_text, contributions, family_contributions, phrase
 from ml.features import FEATURE_NAMES, FEATURES, snapshot_dates
 from ml.leakage import banned_feature_names, compare_frames
 from lab.synthetic import make_training_set
-from ml.train import train_booster
+from ml.candidates import train_booster
 
 
 def test_phrases_read_like_a_csm_would_say_them():
@@ -50,7 +50,7 @@ def test_top_reasons_come_from_lightgbm_contributions():
     frame["seat_utilization_now"] = frame["seat_utilization"]
     frame["seat_utilization_60d_ago"] = frame["seat_utilization"] + 0.3
     cfg = dataclasses.replace(MLConfig(), num_threads=1)
-    booster, _ = train_booster(frame, None, FEATURE_NAMES, cfg)
+    booster = train_booster(frame, FEATURE_NAMES, cfg)
     at_risk = frame[(frame["seat_utilization"] < 0.4) & (frame["days_to_next_renewal"] <= 60)]
     sample = at_risk.head(5)
     contrib = contributions(booster, sample, FEATURE_NAMES)

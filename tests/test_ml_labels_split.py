@@ -1,5 +1,5 @@
-"""Labels (horizon, unknown labels excluded, expansion drivers) and the temporal split (gaps of at least H, accounts
-held out on short history)."""
+"""Labels (horizon, unknown labels excluded, expansion drivers) and the rolling-origin backtest plan (every window
+tested on days at least H after its training days; fewer, shorter windows on short history)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from ml.config import MLConfig
 from ml.labels import label_snapshots, load_outcome_events
-from ml.split import NotEnoughHistory, account_fraction, temporal_split
+from ml.split import HISTORY, NotEnoughHistory, backtest_plan
 
 AS_OF = date(2025, 12, 31)
 
@@ -69,80 +69,46 @@ def weekly(start: date, weeks: int) -> list[date]:
 
 
 @pytest.mark.parametrize("weeks", [60, 80, 120])
-def test_split_is_ordered_with_gaps_of_at_least_the_horizon(weeks):
+def test_backtest_windows_are_newest_first_and_each_trains_a_horizon_before_it(weeks):
     cfg = MLConfig()
-    split = temporal_split(weekly(date(2024, 1, 1), weeks), cfg)
-    assert split.train[1] < split.valid[0] <= split.valid[1] < split.calib[0] <= split.calib[1] < split.test[0]
-    gap_train_valid, gap_calib_test = split.gaps_days()
-    assert gap_train_valid >= cfg.horizon_days and gap_calib_test >= cfg.horizon_days
-    assert (split.train[1] - split.train[0]).days >= cfg.train_min_days
-    slices = split.assign(pd.Series(weekly(date(2024, 1, 1), weeks)), ["a"] * weeks)
-    assert set(slices) == {"train", "valid", "calib", "test", "gap"}
-    # no label window of an earlier slice reaches into a later one
-    last_train = max(d for d, s in zip(weekly(date(2024, 1, 1), weeks), slices, strict=True) if s == "train")
-    first_valid = min(d for d, s in zip(weekly(date(2024, 1, 1), weeks), slices, strict=True) if s == "valid")
-    assert last_train + timedelta(days=cfg.horizon_days) <= first_valid
+    days = weekly(date(2024, 1, 1), weeks)
+    plan = backtest_plan(days, cfg)
+    assert len(plan.folds) == cfg.backtest_folds and plan.latest.test[1] == days[-1]
+    for newer, older in zip(plan.folds, plan.folds[1:]):
+        assert older.test[1] < newer.test[0]  # contiguous windows, no day in two
+        assert older.train[1] <= newer.train[1]  # expanding training days
+    for fold in plan.folds:
+        assert fold.train[0] == days[0] and (fold.test[0] - fold.train[1]).days >= cfg.horizon_days
+        assert (fold.test[1] - fold.test[0]).days < plan.window_days <= cfg.backtest_window_max_days
+    names = plan.assign(pd.Series(days))
+    assert set(names) == {HISTORY, *[f.name for f in plan.folds]}
+    assert (names[pd.Series(days) < plan.test[0]] == HISTORY).all()
 
 
-def test_split_follows_a_configured_horizon():
-    cfg = dataclasses.replace(MLConfig(), horizon_days=30)
-    split = temporal_split(weekly(date(2024, 1, 1), 40), cfg)
-    assert min(split.gaps_days()) >= 30
+def test_backtest_follows_a_configured_horizon():
+    plan = backtest_plan(weekly(date(2024, 1, 1), 40), dataclasses.replace(MLConfig(), horizon_days=30))
+    assert all((f.test[0] - f.train[1]).days >= 30 for f in plan.folds)
 
 
 def test_too_little_history_says_so():
     with pytest.raises(NotEnoughHistory, match="cannot hold"):
-        temporal_split(weekly(date(2024, 1, 1), 15), MLConfig())
+        backtest_plan(weekly(date(2024, 1, 1), 15), MLConfig())
 
 
-def test_a_year_of_data_holds_accounts_out_of_the_training_days_instead_of_a_second_gap():
+def test_a_year_of_data_still_gets_weekly_windows():
     cfg = MLConfig()
     days = weekly(date(2025, 9, 29), 22)  # 147 days: the churn labels of a 12-month data set
+    plan = backtest_plan(days, cfg)
+    assert len(plan.folds) == cfg.backtest_folds and plan.window_days == cfg.cadence_days
+    assert all((f.test[0] - f.train[1]).days >= cfg.horizon_days for f in plan.folds)
     with pytest.raises(NotEnoughHistory, match="cannot hold"):
-        temporal_split(days, dataclasses.replace(cfg, holdout_account_share=0.0))
-    split = temporal_split(days, cfg)
-    assert split.train[1] + timedelta(days=cfg.horizon_days) <= split.test[0]
-    assert (split.train[1] - split.train[0]).days >= cfg.train_min_days
-    assert split.gaps_days() == (0, (split.test[0] - split.train[1]).days)
-    accounts = [f"ACC-{i:05d}" for i in range(2000)]
-    frame = pd.DataFrame([(a, d) for a in accounts for d in days], columns=["account_id", "snapshot_date"])
-    frame["slice"] = split.assign(frame["snapshot_date"], frame["account_id"]).to_numpy()
-    on_training_days = frame[(frame["snapshot_date"] >= split.train[0]) & (frame["snapshot_date"] <= split.train[1])]
-    # every account sits in one slice on all its training days, so no outcome is seen by two slices
-    per_account = on_training_days.groupby("account_id")["slice"].agg(set)
-    assert per_account.map(len).eq(1).all()
-    shares = per_account.map(min).value_counts(normalize=True)
-    assert abs(shares["valid"] - 0.15) < 0.03 and abs(shares["calib"] - 0.15) < 0.03
-    # the test slice is out of time and holds every account; the same call gives the same slices
-    test = frame[frame["slice"] == "test"]
-    assert test["snapshot_date"].min() >= split.test[0] and test["account_id"].nunique() == len(accounts)
-    assert set(frame.loc[frame["snapshot_date"] > split.train[1], "slice"]) <= {"gap", "test"}
-    again = split.assign(frame["snapshot_date"], frame["account_id"]).to_numpy()
-    assert (again == frame["slice"].to_numpy()).all()
-    # the hash is fixed (not Python's per-process one), and rows are matched to their own account whatever the index
-    pinned = pd.DataFrame({"account_id": ["ACC-00000", "ACC-00001", "ACC-00011"], "snapshot_date": [days[0]] * 3},
-                          index=[7, 7, 3])
-    assert split.assign(pinned["snapshot_date"], pinned["account_id"]).tolist() == ["train", "valid", "calib"]
-
-
-def test_a_coarse_cadence_that_leaves_no_room_between_the_gaps_also_holds_accounts_out():
-    cfg = dataclasses.replace(MLConfig(), cadence_days=28)
-    days = [date(2025, 1, 1) + timedelta(days=28 * i) for i in range(10)]  # 252 days, one snapshot every 4 weeks
-    split = temporal_split(days, cfg)
-    assert split.holdout_account_share == cfg.holdout_account_share
-    assert split.train[1] + timedelta(days=cfg.horizon_days) <= split.test[0]
+        backtest_plan(days, dataclasses.replace(cfg, train_min_days=56))
 
 
 def test_no_outcome_at_all_gives_negative_known_labels():
     frame = snaps(("a", date(2025, 1, 1)), ("b", date(2025, 2, 1)))
     out = label_snapshots(frame, pd.DataFrame({"account_id": [], "event_date": []}), AS_OF, horizon_days=90)
     assert out["label"].tolist() == [0.0, 0.0] and out["label_known"].all()
-
-
-def test_a_missing_account_id_is_not_hashed_as_another_account():
-    fractions = account_fraction(pd.Series(["ACC-1", None, "ACC-2", "ACC-1"]))
-    assert fractions[0] == fractions[3]
-    assert len({fractions[0], fractions[1], fractions[2]}) == 3
 
 
 def test_the_churn_grace_period_has_one_home_in_the_dbt_vars(tmp_path, monkeypatch):

@@ -18,7 +18,9 @@ from ml.scoring import score_accounts
 from lab.synthetic import make_training_set
 from ml.train import fit_task
 
-CFG = dataclasses.replace(MLConfig(), num_boost_round=150, early_stopping_rounds=30, num_threads=1)
+CFG = dataclasses.replace(MLConfig(), max_boost_round=150, num_threads=1)
+# only the contract-only reference competes: it ranks the latest period worse than a LightGBM champion
+WEAK_TREES = dataclasses.replace(CFG, candidates=("days_to_term_end",))
 
 
 @pytest.fixture(scope="module")
@@ -31,21 +33,26 @@ def fitted(training_set):
     return fit_task(training_set, "churn", CFG)
 
 
-def test_trains_validates_and_beats_baselines_on_a_learnable_signal(fitted):
+def test_backtests_every_candidate_and_serves_the_best_on_a_learnable_signal(fitted):
     assert fitted.status == "trained", fitted.reasons
     model, lr, health = (fitted.metrics[k] for k in ("model", "logistic_regression", "health_score"))
+    assert fitted.champion == "lightgbm" and model is fitted.metrics["lightgbm"]  # the signal is non-linear
     assert model["roc_auc"] > 0.75 and model["roc_auc"] > health["roc_auc"]
+    assert model["roc_auc_lo"] < model["roc_auc"] < model["roc_auc_hi"]
     assert lr["roc_auc"] is not None and model["brier"] is not None
+    assert set(fitted.metrics) >= {"days_to_term_end", "health_score", "health_learned", "logistic_regression"}
+    assert "meaningfully better than days to term end" in fitted.selection.reasons[0]
     for key in ("pr_auc", "recall_at_10", "recall_at_20", "lift_at_10", "lift_at_20", "lead_time_median_at_20"):
         assert model[key] is not None, key
-    assert min(fitted.split.gaps_days()) >= CFG.horizon_days
+    assert len(fitted.plan.folds) == CFG.backtest_folds
+    assert all((f.test[0] - f.train[1]).days >= CFG.horizon_days for f in fitted.plan.folds)
     assert fitted.calibrator.method == "platt"
 
 
 def test_training_is_deterministic_with_a_seed(training_set, fitted):
     again = fit_task(training_set, "churn", CFG)
     strip = lambda text: "\n".join(l for l in text.splitlines() if not l.startswith("[")) # noqa: E731
-    assert strip(again.booster.model_to_string()) == strip(fitted.booster.model_to_string())
+    assert strip(again.scorer.booster.model_to_string()) == strip(fitted.scorer.booster.model_to_string())
     assert again.metrics == fitted.metrics
     assert again.data_hash == fitted.data_hash
 
@@ -56,9 +63,11 @@ def test_too_few_positives_says_so_and_keeps_the_baselines(training_set):
     rare.loc[positives, "label"] = 0.0
     rare.loc[positives[::40], "label"] = 1.0  # about 18 positives over the whole period, under 30 in training
     result = fit_task(rare, "churn", CFG)
-    assert result.status == "not_trained" and result.booster is None
-    assert any("too few positives to train" in r for r in result.reasons), result.reasons
-    assert result.metrics["health_score"]["roc_auc"] is not None  # the baseline still ran on the test slice
+    assert result.status == "not_validated", result.reasons
+    assert any(r.startswith("LightGBM not backtested") and "(need 30)" in r for r in result.reasons), result.reasons
+    assert any("too few positives to compare the candidates" in r for r in result.reasons), result.reasons
+    assert result.metrics["health_score"]["roc_auc"] is not None  # the rules need no training: still measured
+    assert result.champion in ("days_to_term_end", "health_score")
 
 
 def test_too_little_history_says_so_and_keeps_the_health_baseline():
@@ -69,13 +78,11 @@ def test_too_little_history_says_so_and_keeps_the_health_baseline():
     assert result.metrics["health_score"]["roc_auc"] is not None
 
 
-def test_too_few_accounts_to_hold_out_says_so_instead_of_failing():
-    # 30 weeks: accounts are held out for validation and calibration, and none of these three falls in those slices
+def test_a_book_of_three_accounts_says_so_instead_of_failing():
     few = make_training_set(accounts=3, weeks=30, seed=1)
     result = fit_task(few, "churn", CFG)
-    assert result.status == "not_trained" and result.booster is None
-    assert "too few accounts to hold out" in result.reasons[0], result.reasons
-    assert "health_score" in result.metrics
+    assert result.status != "trained" and "lightgbm" not in result.metrics
+    assert any("not backtested" in r for r in result.reasons), result.reasons
 
 
 def test_no_known_label_says_so():
@@ -89,35 +96,29 @@ def test_no_known_label_says_so():
 # promotion rules
 
 
-def metrics(model, health=0.7, lr=0.75):
-    return {"model": {"roc_auc": model}, "health_score": {"roc_auc": health}, "logistic_regression": {"roc_auc": lr}}
+CHOSEN = ["LightGBM ranks best out of time"]
 
 
-def test_first_run_promotes_when_the_baselines_are_beaten():
-    decision = decide("trained", [], metrics(0.8), None, None, "roc_auc", 0.01)
-    assert decision.promote and any("first run" in r for r in decision.reasons)
+def test_first_run_serves_the_backtests_choice():
+    decision = decide("trained", [], CHOSEN, {"roc_auc": 0.8}, None, None, "roc_auc", 0.01)
+    assert decision.promote and decision.reasons[0] == CHOSEN[0] and any("first run" in r for r in decision.reasons)
 
 
-def test_not_promoted_when_a_baseline_is_not_beaten_by_the_margin():
-    decision = decide("trained", [], metrics(0.755), None, None, "roc_auc", 0.01)
+def test_champion_stays_only_when_it_beats_the_new_choice_on_the_latest_period_and_says_why():
+    decision = decide("trained", [], CHOSEN, {"roc_auc": 0.78}, "v1", {"roc_auc": 0.80}, "roc_auc", 0.01)
     assert not decision.promote
-    assert any("does not beat the logistic-regression baseline" in r for r in decision.reasons)
-
-
-def test_champion_stays_and_says_why():
-    decision = decide("trained", [], metrics(0.80), "v1", {"roc_auc": 0.795}, "roc_auc", 0.01)
-    assert not decision.promote
-    assert any("does not beat champion v1" in r and "champion stays" in r for r in decision.reasons)
-    assert decide("trained", [], metrics(0.82), "v1", {"roc_auc": 0.80}, "roc_auc", 0.01).promote
+    assert any("champion v1" in r and "champion stays" in r for r in decision.reasons)
+    assert decide("trained", [], CHOSEN, {"roc_auc": 0.795}, "v1", {"roc_auc": 0.80}, "roc_auc", 0.01).promote
 
 
 def test_unvalidated_models_are_never_promoted():
-    decision = decide("not_validated", ["too few positives to test: 3"], metrics(0.99), None, None, "roc_auc", 0.0)
-    assert not decision.promote and "not validated" in decision.reasons[0] and "too few positives" in decision.reasons[0]
+    decision = decide("not_validated", ["too few positives: 3"], CHOSEN, {"roc_auc": 0.99}, None, None, "roc_auc", 0.0)
+    assert not decision.promote and any("not validated" in r and "too few positives" in r for r in decision.reasons)
 
 
-def test_champion_that_cannot_be_scored_is_compared_on_baselines_only():
-    decision = decide("trained", [], metrics(0.8), "v1", None, "roc_auc", 0.01, "it needs features the data lacks: x")
+def test_champion_that_cannot_be_scored_is_replaced_and_says_why():
+    decision = decide("trained", [], CHOSEN, {"roc_auc": 0.8}, "v1", None, "roc_auc", 0.01,
+                      "it needs features the data lacks: x")
     assert decision.promote and any("could not be scored" in r for r in decision.reasons)
 
 
@@ -131,26 +132,30 @@ def test_registry_versions_pointer_and_decisions(tmp_path, training_set):
     first = train_and_register(training_set, "churn", CFG, registry, as_of)
     assert first.promoted and registry.champion("churn") == first.version
     folder = registry.version_dir("churn", first.version)
-    assert sorted(p.name for p in folder.iterdir()) == sorted(VERSION_FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*VERSION_FILES, "model.txt"])
     training = json.loads((folder / "training.json").read_text())
-    assert training["horizon_days"] == 90 and training["split"]["test"] and training["seed"] == CFG.seed
+    assert training["horizon_days"] == 90 and training["backtest"]["test"] and training["seed"] == CFG.seed
+    assert training["candidate"] == "lightgbm" and training["selection"]["reasons"]
     metrics_file = json.loads((folder / "metrics.json").read_text())
-    assert {"model", "health_score", "logistic_regression"} <= set(metrics_file)
+    assert {"model", "days_to_term_end", "health_score", "health_learned", "logistic_regression", "lightgbm"} <= \
+        set(metrics_file)
     calibration = json.loads((folder / "calibration.json").read_text())
     assert calibration["method"] == "platt" and calibration["table"] and calibration["bands"]["high"] >= \
         calibration["bands"]["medium"]
     assert json.loads((folder / "features.json").read_text())["features"][0] == "seat_utilization"
-    assert "# Churn model" in (folder / "MODEL_CARD.md").read_text()
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "# Churn model" in card and "**Why this one**: LightGBM ranks best" in card
+    assert "| predicted from | to | rows | mean predicted | observed |" in card and calibration["check"]["reliability"]
 
-    # same data, another config: no better than the champion by the margin, so the champion stays and says why
-    strict = dataclasses.replace(CFG, promotion_margin=0.01)
-    second = train_and_register(training_set, "churn", strict, registry, as_of)
+    # same data, a config whose choice ranks the latest period worse than the champion: the champion stays
+    second = train_and_register(training_set, "churn", WEAK_TREES, registry, as_of)
+    assert second.result.champion == "days_to_term_end"
     assert not second.promoted and registry.champion("churn") == first.version
     assert second.version != first.version and len(registry.versions("churn")) == 2
     last = registry.decisions("churn")[-1]
     assert last["promoted"] is False and any("champion stays" in r for r in last["reasons"])
     with pytest.raises(FileExistsError):
-        registry.write_version("churn", first.version, first.result.booster, {})
+        registry.write_version("churn", first.version, first.result.scorer, {})
 
 
 def test_unchanged_training_data_and_config_train_no_new_version(tmp_path, training_set):
@@ -226,8 +231,7 @@ def test_champion_status_passes_on_promotion_warns_when_it_stays_and_fails_when_
     status, description, metadata = champion_status(registry, "churn")
     assert status == "PASS" and description.startswith(f"promoted {first.version}: ")
     assert metadata["champion"] == metadata["last_version"] == first.version
-    strict = dataclasses.replace(CFG, promotion_margin=0.01)
-    train_and_register(training_set, "churn", strict, registry, training_set["snapshot_date"].max())
+    train_and_register(training_set, "churn", WEAK_TREES, registry, training_set["snapshot_date"].max())
     status, description, _ = champion_status(registry, "churn")
     assert status == "WARN" and description.startswith(f"champion {first.version} stays: ")
     (registry.version_dir("churn", first.version) / "model.txt").write_text("not a model")
@@ -246,11 +250,10 @@ def test_segment_and_phase_are_split_as_categories_with_their_codes_recorded(tmp
     run = train_and_register(frame, "churn", CFG, registry, frame["snapshot_date"].max())
     model = registry.load("churn", run.version)
     columns = [model.features.index(f) for f in ("segment_code", "lifecycle_phase")]
-    assert f"[categorical_feature: {','.join(map(str, columns))}]" in model.booster.model_to_string()
+    assert f"[categorical_feature: {','.join(map(str, columns))}]" in model.scorer.booster.model_to_string()
     features = json.loads((registry.version_dir("churn", run.version) / "features.json").read_text())
     assert features["categorical"]["segment_code"] == {"smb": 0, "mid_market": 1, "enterprise": 2}
     assert features["categorical"]["lifecycle_phase"]["growth_and_renewal"] == 9
     # the loaded model scores as the trained one: the same codes reach both
     day = frame[frame["snapshot_date"] == frame["snapshot_date"].max()]
-    trained = run.result.booster.predict(day[model.features].to_numpy(dtype=float), raw_score=True)
-    assert np.allclose(model.booster.predict(day[model.features].to_numpy(dtype=float), raw_score=True), trained)
+    assert np.allclose(model.scorer.raw(day), run.result.scorer.raw(day))

@@ -183,7 +183,7 @@ def test_portfolio_deck_charts_hold_the_marts_and_registry_figures(warehouse, wr
     # the registry has a churn champion on this set: its metrics next to the baselines, and a calibration plot
     models = next(s for s in portfolio.report.sections if s.key == "models")
     assert [row[0] for row in models.table.rows][:2] == ["ROC-AUC", "PR-AUC"]
-    categories, series = charts["Calibration: observed churn rate vs predicted probability (deciles)"]
+    categories, series = charts["Calibration out of time: observed churn rate vs predicted probability"]
     assert len(categories) == 10 and all(0 <= v <= 1 for v in series["Observed rate"])
     readiness = next(s for s in portfolio.report.sections if s.key == "readiness")
     verdicts = {row[0]: row[3] for row in readiness.table.rows}

@@ -1,10 +1,8 @@
 """Model quality for the portfolio report, read from the model registry's files (layout: models/README.md): the
 champion pointer, each version's metrics.json and training.json, the decisions log.
 
-The metrics are plain JSON and read as such. The calibration plot (observed outcome rate against the champion's
-predicted probability on its test slice) needs the champion's predictions, which the registry does not store: it
-loads the champion through `ml.registry` (LightGBM model + the project's calibrator; re-implementing them here
-would copy them) and applies it to the test slice of `ml.<task>_training_set`. That is the one import of `ml`.
+The metrics are plain JSON and read as such, and so is the calibration plot (observed outcome rate against the
+champion's predicted probability over its out-of-time backtest): `calibration.json`'s reliability table.
 """
 
 from __future__ import annotations
@@ -13,13 +11,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 METRICS = [("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("brier", "Brier score"), ("lift_at_10", "lift @10%"),
            ("outcome_recall_at_20", "outcomes caught @20%")]
-SCORERS = [("model", "champion"), ("health_score", "health score"), ("logistic_regression", "logistic reg.")]
-CALIBRATION_BINS = 10
+SCORERS = [("model", "champion"), ("days_to_term_end", "days to term end"), ("health_score", "health score"),
+           ("logistic_regression", "logistic reg.")]
 
 
 @dataclass
@@ -56,22 +53,13 @@ def metric_rows(champ: Champion) -> list[list[str]]:
 
 
 def calibration_curve(con, root: Path, champ: Champion) -> pd.DataFrame | None:
-    """Mean predicted probability and observed rate per decile of the champion's prediction on its test slice."""
-    from ml.registry import Registry  # see the module docstring: the one import of ml
-
-    labels = f"ml.{champ.task}_training_set"
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ml' AND table_name "
-                         "IN ('feature_snapshots', ?)", [f"{champ.task}_training_set"]).fetchone()[0]
-    if champ.version is None or exists < 2:
+    """Mean predicted probability and observed rate per probability bin of the champion's out-of-time backtest
+    (each window calibrated on the one before, as in production), stored with the version's calibration."""
+    del con  # the reliability table is stored with the version: nothing to recompute
+    if champ.version is None:
         return None
-    model = Registry(root).load(champ.task, champ.version)
-    frame = con.execute(f"SELECT f.*, t.label FROM ml.feature_snapshots f JOIN {labels} t "
-                        "USING (account_id, snapshot_date) WHERE t.slice = 'test' AND t.label_known").df()
-    if frame.empty or any(f not in frame.columns for f in model.features):
+    table = (_json(root / champ.task / champ.version / "calibration.json").get("check") or {}).get("reliability")
+    if not table:
         return None
-    raw = model.booster.predict(frame[model.features].to_numpy(dtype=float), raw_score=True,
-                                num_iteration=model.booster.best_iteration or None)
-    frame["predicted"] = model.calibrator.predict(np.asarray(raw))
-    frame["bin"] = pd.qcut(frame["predicted"].rank(method="first"), CALIBRATION_BINS, labels=False)
-    return (frame.groupby("bin").agg(predicted=("predicted", "mean"), observed=("label", "mean"),
-                                     rows=("label", "size")).reset_index(drop=True))
+    return pd.DataFrame([{"predicted": r["mean_predicted"], "observed": r["observed"], "rows": r["rows"]}
+                         for r in table])

@@ -248,20 +248,20 @@ def _model_quality(con, models_root: Path, report: Report) -> tuple[Section, mod
         return section, champ
     section.table = Table(["metric", *[label for _, label in models.SCORERS]], models.metric_rows(champ))
     section.bullets = [f"Champion {champ.version}, trained on data as of {champ.training.get('as_of_date')}; "
-                       f"test slice {champ.metrics.get('test_slice')}."]
+                       f"backtest windows {champ.metrics.get('test_slice')}."]
     section.facts = [Fact("champion ROC-AUC", (champ.metrics.get("model") or {}).get("roc_auc"),
                           f"{models_root}/{CHURN_TASK}/{champ.version}/metrics.json model.roc_auc"),
                      Fact("health score ROC-AUC", (champ.metrics.get("health_score") or {}).get("roc_auc"),
                           f"{models_root}/{CHURN_TASK}/{champ.version}/metrics.json health_score.roc_auc")]
     curve = models.calibration_curve(con, models_root, champ)
     if curve is None:
-        section.note = "calibration plot: no labelled test slice in ml.churn_training_set for the champion"
+        section.note = "calibration plot: the champion has no out-of-time reliability table"
     else:
-        section.chart = Chart("calibration", "Calibration: observed churn rate vs predicted probability (deciles)",
+        section.chart = Chart("calibration", "Calibration out of time: observed churn rate vs predicted probability",
                               "line", [f"{p:.3f}" for p in curve["predicted"]],
                               {"Observed rate": [round(float(v), 4) for v in curve["observed"]],
                                "Perfect calibration": [round(float(v), 4) for v in curve["predicted"]]},
-                              "champion predictions on ml.churn_training_set (slice = 'test'), ml.feature_snapshots",
+                              "the champion's out-of-time reliability table (calibration.json)",
                               unit="churn rate", colours={"Perfect calibration": "#7f8c8d"})
     return section, champ
 

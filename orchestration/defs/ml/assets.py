@@ -90,7 +90,7 @@ def training_set_asset(task: str) -> dg.AssetsDefinition:
         pool=DUCKDB_POOL,
         kinds={"duckdb", "python"},
         description=f"{task.capitalize()} labels of every feature snapshot (outcome within the horizon; unknown when "
-        f"the window runs past the as-of date) and its temporal slice (table {pipeline.training_table(task)}).",
+        f"the window runs past the as-of date) and its backtest window (table {pipeline.training_table(task)}).",
     )
     def training_set(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse: Warehouse
@@ -116,10 +116,11 @@ def model_asset(task: str) -> dg.AssetsDefinition:
         deps=[task_key(task, "training_set")],
         pool=DUCKDB_POOL,
         kinds={"lightgbm", "python"},
-        description=f"LightGBM {task} model trained on the older snapshots, early-stopped on validation, calibrated "
-        "on a later slice and measured with both baselines on the out-of-time test slice; written to the registry "
-        "and promoted to champion only when it beats the baselines and the champion. Skipped when the training "
-        "data and config are those of the last training.",
+        description=f"{task.capitalize()} champion chosen by a rolling-origin backtest among days to term end, the "
+        "configured and a learned health score, logistic regression and LightGBM (ROC-AUC with bootstrap intervals "
+        "by account), calibrated on the latest labelled period; written to the registry and promoted unless the "
+        "champion does better on that period. Skipped when the training data and config are those of the last "
+        "training.",
     )
     def model(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
         with duckdb.get_connection() as con:

@@ -62,7 +62,7 @@ def coverage_check(task: str) -> dg.AssetChecksDefinition:
 def drift_check(task: str, kind: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=task_key(task, "scores"), name=f"{kind}_drift", pool=DUCKDB_POOL,
                     description=f"Population stability index of the {kind}{'s' if kind == 'feature' else ''}, the "
-                    "model's test slice vs today's scoring set: warns or fails at the ML config's thresholds "
+                    "model's latest labelled window vs today's scoring set: warns or fails at the ML config's thresholds "
                     "(psi_warn 0.1, psi_fail 0.25 by default).")
     def check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
         with duckdb.get_connection() as con:

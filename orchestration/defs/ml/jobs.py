@@ -12,8 +12,9 @@ ml_weekly_retrain = dg.define_asset_job(
     name="ml_weekly_retrain",
     selection=dg.AssetSelection.groups(GROUP).upstream(),
     executor_def=dg.in_process_executor,
-    description="Refresh the marts, rebuild feature snapshots and training sets, retrain both models, promote "
-    "when they beat the baselines and the champions, and rescore every active account.",
+    description="Refresh the marts, rebuild feature snapshots and training sets, backtest both tasks, promote "
+    "each backtest's choice unless its champion does better on the latest labelled period, and rescore every active "
+    "account.",
 )
 ml_daily_scoring = dg.define_asset_job(
     name="ml_daily_scoring",
