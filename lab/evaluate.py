@@ -1,6 +1,6 @@
 """`csops evaluate`: a fresh generated data set -> ingest -> dbt -> train -> metrics of model vs baselines vs oracle.
 
-    python -m lab.evaluate [--accounts N] [--months M] [--seed S] [--out DIR] [--reuse] [--skip-pit]
+    python -m lab.evaluate [--accounts N] [--months M] [--seed S] [--regime R] [--out DIR] [--reuse] [--skip-pit]
 
 Runs the same functions as the Dagster assets (`ml.pipeline`) on its own work folder (default: a new temp folder;
 never the project's data/ or models/), prints progress, the metrics table per task and the quality bar, and returns
@@ -25,6 +25,7 @@ from csops.settings import Settings
 from ml.config import MLConfig
 from csops.dbt import run_dbt
 from ml.leakage import check_point_in_time
+from lab.generator.regimes import REGIMES
 from lab.oracle import evaluate_oracle
 from ml import pipeline
 from ml.registry import Registry
@@ -39,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS, help="accounts to generate (%(default)s)")
     p.add_argument("--months", type=int, default=DEFAULT_MONTHS, help="months of history (%(default)s)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed (%(default)s)")
+    p.add_argument("--regime", default="default",
+                   help="generator regime(s) joined with '+', e.g. foreign_events+usage_only+small_book "
+                        f"({', '.join(REGIMES)}; see docs/synthetic-data.md)")
     p.add_argument("--out", type=Path, default=None, help="work folder (default: a new temp folder)")
     p.add_argument("--reuse", action="store_true", help="reuse the landing zone and warehouse already in --out")
     p.add_argument("--dbt-tests", action="store_true", help="also run the dbt tests (slower)")
@@ -55,7 +59,7 @@ class Clock:
 
 
 def prepare_warehouse(out: Path, accounts: int, months: int, seed: int, reuse: bool, dbt_tests: bool,
-                      clock: Clock) -> Path:
+                      clock: Clock, regime: str = "default") -> Path:
     from csops import contract
     from lab.generator import generate
     from csops.ingest import ingest_source
@@ -64,8 +68,9 @@ def prepare_warehouse(out: Path, accounts: int, months: int, seed: int, reuse: b
     if reuse and db.exists() and (landing / "_truth").exists():
         clock.say(f"reusing {db}")
         return db
-    clock.say(f"generating {accounts} accounts x {months} months (seed {seed}) into {landing}")
-    summary = generate(landing, accounts=accounts, months=months, seed=seed, progress=lambda m: clock.say(f"  {m}"))
+    clock.say(f"generating {accounts} accounts x {months} months (seed {seed}, regime {regime}) into {landing}")
+    summary = generate(landing, accounts=accounts, months=months, seed=seed, progress=lambda m: clock.say(f"  {m}"),
+                       regime=regime)
     clock.say(f"generated {summary.usage_events_generated:,} usage events in {summary.seconds:.0f}s")
     if db.exists():
         db.unlink()
@@ -107,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     cfg = MLConfig.from_env()
     try:
-        db = prepare_warehouse(out, args.accounts, args.months, args.seed, args.reuse, args.dbt_tests, clock)
+        db = prepare_warehouse(out, args.accounts, args.months, args.seed, args.reuse, args.dbt_tests, clock,
+                               args.regime)
         # Each evaluation trains afresh: on a reused warehouse an unchanged training fingerprint would skip training.
         shutil.rmtree(out / "models", ignore_errors=True)
         registry = Registry(out / "models")
@@ -142,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_report(args, out: Path, cfg: MLConfig, results: dict, pit, clock: Clock) -> int:
     print()
-    print(f"=== csops evaluate: {args.accounts} accounts x {args.months} months, seed {args.seed} "
-          f"(work folder {out}) ===")
+    print(f"=== csops evaluate: {args.accounts} accounts x {args.months} months, seed {args.seed}, "
+          f"regime {args.regime} (work folder {out}) ===")
     for task, (run, table, scoring) in results.items():
         plan = run.result.plan
         print()

@@ -499,3 +499,97 @@ def test_defective_account_rows_are_superseded_later(main_ds):
     for month, account, segment in rows:
         if segment not in contract.SEGMENTS:
             assert any(m > month and a == account and s in contract.SEGMENTS for m, a, s in rows), account
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# regimes: data sets unlike the default world (lab.generator.regimes)
+
+# sha256 over every file (names and bytes) of generate(accounts=60, months=6, seed=5) before regimes existed
+DEFAULT_60x6_SEED5_SHA256 = "0859d3a1b663e855c17f6155b092efdf1eac6017ca062c3914bd9ab309975775"
+
+
+def test_default_regime_output_unchanged(small_pair, tmp_path):
+    a, _, _ = small_pair
+    generate(tmp_path, accounts=60, months=6, seed=5, regime="default")
+    assert file_digests(tmp_path) == file_digests(a)
+    h = hashlib.sha256()
+    for p in sorted(a.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(a)).encode())
+            h.update(p.read_bytes())
+    # fails if a regime leaks into the default world (or, legitimately, after a pyarrow/zstd upgrade)
+    assert h.hexdigest() == DEFAULT_60x6_SEED5_SHA256
+
+
+def test_unknown_regime_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown regime"):
+        generate(tmp_path, accounts=20, months=3, seed=1, regime="foreign_events+nonsense")
+
+
+@pytest.fixture(scope="module")
+def foreign_ds(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("foreign")
+    generate(out, accounts=600, months=12, seed=7, regime="foreign_events+usage_only+small_book")
+    return out
+
+
+def seed_vocabulary() -> set[str]:
+    seed = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "feature_categories.csv"
+    return {line.split(",")[1].lower() for line in seed.read_text().splitlines()[1:] if line}
+
+
+def test_foreign_usage_only_small_book(foreign_ds):
+    out = foreign_ds
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["parameters"]["regime"] == "foreign_events+usage_only+small_book"
+    # small book: at most 300 accounts although 600 were asked for
+    truth = pq.read_table(out / "_truth" / "accounts.parquet")
+    assert truth.num_rows == 300
+    # usage only: the optional sources are absent, the required ones present
+    present = {s for s in contract.SOURCE_NAMES if batches(out, s)}
+    assert present == {"accounts", "contracts", "usage_events"}
+    # monthly and annual terms only (add-ons bought mid-term end with the core contract)
+    c = load(out, "contracts").to_pandas().dropna(subset=["start_date", "end_date"])
+    c = c[c["product"] == "core"]
+    months = ((c["end_date"].str[:4].astype(int) - c["start_date"].str[:4].astype(int)) * 12
+              + c["end_date"].str[5:7].astype(int) - c["start_date"].str[5:7].astype(int))
+    assert set(months.unique()) <= {1, 12} and {1, 12} <= set(months.unique())
+    # foreign events: no event name the seed vocabulary knows, no feature, but quantities still carry values
+    ev = load(out, "usage_events")
+    names = set(ev.column("event_type").drop_null().to_pylist())
+    assert len(names) >= 8 and not names & seed_vocabulary()
+    assert ev.column("feature").null_count == ev.num_rows
+    assert pc.max(ev.column("quantity")).as_py() > 10
+    # truth still holds labels for the evaluation
+    assert 0.05 < pc.mean(pc.cast(truth.column("churned"), pa.int8())).as_py() < 0.6
+
+
+@pytest.fixture(scope="module")
+def churn_regimes(tmp_path_factory) -> dict[str, object]:
+    frames = {}
+    for regime in ("default", "random_churn", "early_churn"):
+        out = tmp_path_factory.mktemp(regime)
+        generate(out, accounts=900, months=12, seed=3, regime=regime, defect_rate=0)
+        renewals = pq.read_table(out / "_truth" / "renewals.parquet").to_pandas()
+        accounts = pq.read_table(out / "_truth" / "accounts.parquet").to_pandas()
+        frames[regime] = renewals.merge(accounts[["account_id", "customer_since"]], on="account_id")
+    return frames
+
+
+def test_random_churn_is_mostly_unrelated_to_health(churn_regimes):
+    from sklearn.metrics import roc_auc_score
+
+    auc = {r: roc_auc_score(f["outcome"] == "churned", -f["health_90d"]) for r, f in churn_regimes.items()}
+    rate = {r: (f["outcome"] == "churned").mean() for r, f in churn_regimes.items()}
+    assert auc["default"] > 0.75 and auc["random_churn"] < 0.65, auc
+    assert 0.6 < rate["random_churn"] / rate["default"] < 1.5, rate
+
+
+def test_early_churn_concentrates_in_the_first_year(churn_regimes):
+    import pandas as pd
+
+    def first_year_share(f) -> float:
+        tenure = (pd.to_datetime(f["renewal_date"]) - pd.to_datetime(f["customer_since"])).dt.days
+        return float((tenure[f["outcome"] == "churned"] < 365).mean())
+
+    assert first_year_share(churn_regimes["early_churn"]) > first_year_share(churn_regimes["default"]) + 0.12

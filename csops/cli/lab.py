@@ -22,6 +22,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--out", type=Path, default=None, help="landing folder (default: CSOPS_LANDING_DIR)")
     generate.add_argument("--defect-rate", type=float, default=0.005, help="share of defective rows (default %(default)s)")
     generate.add_argument("--end", type=date.fromisoformat, default=None, help="last day of data, YYYY-MM-DD")
+    generate.add_argument("--regime", default="default",
+                          help="vocabulary, sources and churn mechanics, joined with '+' (docs/synthetic-data.md)")
     generate.set_defaults(handler=_generate_command)
     # Listed for --help only: main() hands `evaluate` and its own options to lab.evaluate.
     commands.add_parser("evaluate", help="train and evaluate the models on a fresh generated set (`csops evaluate --help`)")
@@ -31,13 +33,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def generate_landing(out: Path, accounts: int, months: int, seed: int, defect_rate: float = 0.005,
-                     end: date | None = None, verbose: bool = True):
+                     end: date | None = None, verbose: bool = True, regime: str = "default"):
     """`verbose`: a line per source and month as they are written; otherwise only the closing line."""
     from lab.generator import generate
 
-    say(f"generating {accounts} accounts x {months} months (seed {seed}) into {out}")
+    say(f"generating {accounts} accounts x {months} months (seed {seed}"
+        + (f", regime {regime}" if regime != "default" else "") + f") into {out}")
     options = {"end": end} if end else {}
-    summary = generate(out, accounts=accounts, months=months, seed=seed, defect_rate=defect_rate,
+    summary = generate(out, accounts=accounts, months=months, seed=seed, defect_rate=defect_rate, regime=regime,
                        progress=(lambda msg: say(f"  {msg}")) if verbose else (lambda _msg: None), **options)
     rows = ", ".join(f"{source} {count:,}" for source, count in summary.rows.items())
     say(f"generated in {summary.seconds:.1f} s: {rows}")
@@ -46,7 +49,7 @@ def generate_landing(out: Path, accounts: int, months: int, seed: int, defect_ra
 
 def _generate_command(args: argparse.Namespace, settings: Settings) -> int:
     generate_landing(args.out or settings.landing_dir, args.accounts, args.months, args.seed, args.defect_rate,
-                     args.end)
+                     args.end, regime=args.regime)
     return 0
 
 

@@ -18,6 +18,7 @@ from csops import contract
 from . import accounts as accounts_mod
 from . import activities, contacts, contracts, handoffs, rand, state, surveys, tickets, truth, usage
 from .defects import BROKEN_BATCH, DefectInjector
+from .regimes import Regime
 from .timegrid import make_calendar
 from .writer import LandingWriter, empty
 
@@ -55,12 +56,16 @@ def _clean(out: Path) -> None:
 
 
 def generate(out_dir: str | Path, accounts: int = 300, months: int = 12, seed: int = 0, defect_rate: float = 0.005,
-             end: date = date(2026, 6, 30), progress: Callable[[str], None] | None = None) -> GenerationSummary:
+             end: date = date(2026, 6, 30), progress: Callable[[str], None] | None = None,
+             regime: str | Regime | None = None) -> GenerationSummary:
     """Write a synthetic landing zone (all eight sources) plus `_truth/` and `_manifest.json` into `out_dir`.
 
-    Deterministic for given parameters: same inputs, byte-identical Parquet files.
+    Deterministic for given parameters: same inputs, byte-identical Parquet files. `regime` ('foreign_events',
+    'usage_only+small_book', ...; see lab.generator.regimes) changes vocabulary, sources or churn mechanics.
     """
     t0 = time.perf_counter()
+    reg = regime if isinstance(regime, Regime) else Regime.parse(regime)
+    accounts = reg.accounts(accounts)
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,13 +73,14 @@ def generate(out_dir: str | Path, accounts: int = 300, months: int = 12, seed: i
 
     cal = make_calendar(end, months)
     acc = accounts_mod.make_accounts(rand.stream(seed, "accounts"), accounts, cal)
+    acc.term_months = reg.term_months(acc.term_months)
     base = contacts.plan(acc, cal, rand.stream(seed, "contacts"))
     hp = handoffs.plan(acc, cal, base, rand.stream(seed, "handoffs-plan"))
     sign_new = np.zeros(acc.n, np.int64)
     sign_new[hp.acc] = hp.closed_day
     book = contracts.ContractBook(acc, cal, rand.stream(seed, "contracts"), sign_new)
     say(f"simulating {accounts} accounts over {cal.n_days} days")
-    sim = state.simulate(acc, cal, book, hp.success, rand.stream(seed, "state"))
+    sim = state.simulate(acc, cal, book, hp.success, rand.stream(seed, "state"), churn_logit=reg.churn_logit)
 
     ghost_rng = rand.stream(seed, "ghosts")
     n_ghost = max(3, accounts // 100)
@@ -92,19 +98,22 @@ def generate(out_dir: str | Path, accounts: int = 300, months: int = 12, seed: i
     crow = book.rows()
     ctab, csign = contracts.contracts_table(acc, cal, crow)
     tables["contracts"] = (ctab, cal.landing_month(csign))
-    crows = contacts.finalize(base, acc, cal, sim, rand.stream(seed, "contacts-final"))
-    cont_tab, cont_month, contact_ids = contacts.contacts_table(crows, acc, cal, rand.stream(seed, "contacts-table"))
-    tables["contacts"] = (cont_tab, cont_month)
-    tables["handoffs"] = handoffs.handoffs_table(hp, acc, cal, base, sim, rand.stream(seed, "handoffs"), flags)
-    tk_tab, tk_month, csat = tickets.build(acc, cal, sim, base, contact_ids, rand.stream(seed, "tickets"), flags)
-    tables["support_tickets"] = (tk_tab, tk_month)
-    tables["survey_responses"] = surveys.build(acc, cal, sim, base, contact_ids, csat, rand.stream(seed, "surveys"),
-                                               flags)
-    tables["activities"] = activities.build(acc, cal, sim, rand.stream(seed, "activities"), flags)
+    written = reg.sources()
+    if "contacts" in written:  # the optional sources all come from one CRM: a regime writes all or none of them
+        crows = contacts.finalize(base, acc, cal, sim, rand.stream(seed, "contacts-final"))
+        cont_tab, cont_month, contact_ids = contacts.contacts_table(crows, acc, cal,
+                                                                    rand.stream(seed, "contacts-table"))
+        tables["contacts"] = (cont_tab, cont_month)
+        tables["handoffs"] = handoffs.handoffs_table(hp, acc, cal, base, sim, rand.stream(seed, "handoffs"), flags)
+        tk_tab, tk_month, csat = tickets.build(acc, cal, sim, base, contact_ids, rand.stream(seed, "tickets"), flags)
+        tables["support_tickets"] = (tk_tab, tk_month)
+        tables["survey_responses"] = surveys.build(acc, cal, sim, base, contact_ids, csat,
+                                                   rand.stream(seed, "surveys"), flags)
+        tables["activities"] = activities.build(acc, cal, sim, rand.stream(seed, "activities"), flags)
 
     broken_source = BROKEN_BATCH["source"]
     broken_month = -1
-    if defect_rate > 0:
+    if defect_rate > 0 and broken_source in written:
         tm = tables[broken_source][1]
         counts = np.bincount(tm[tm < months], minlength=months)
         mid = months // 2
@@ -112,7 +121,7 @@ def generate(out_dir: str | Path, accounts: int = 300, months: int = 12, seed: i
         if counts[broken_month] == 0:
             broken_month = -1
 
-    for source in contract.SOURCE_NAMES:
+    for source in written:
         if source == "usage_events":
             continue
         table, month = tables[source]
@@ -131,20 +140,23 @@ def generate(out_dir: str | Path, accounts: int = 300, months: int = 12, seed: i
                 _write_broken(writer, injector, source, m, batch, rand.stream(seed, "broken-batch"))
         say(f"{source}: {writer.rows[source]:,} rows in {writer.files[source]} files")
 
-    ctx = usage.make_context(acc, cal, sim, seed)
+    ctx = usage.make_context(acc, cal, sim, seed, reg.event_types, reg.writes_feature)
     n_events = usage.write_usage(ctx, writer, injector, seed, say)
 
     report = injector.report()
     landed = cal.landing_month(csign) < months
     info = truth.write_truth(out, acc, cal, sim, hp, crow, landed, flags, report)
     say("truth written")
+    parameters = {"accounts": accounts, "months": months, "seed": seed, "defect_rate": defect_rate,
+                  "end": end.isoformat()}
+    if not reg.is_default:  # the default manifest stays as it was before regimes existed
+        parameters["regime"] = reg.label
     manifest = {
         "generator_version": GENERATOR_VERSION,
         "contract_version": contract.CONTRACT_VERSION,
-        "parameters": {"accounts": accounts, "months": months, "seed": seed, "defect_rate": defect_rate,
-                       "end": end.isoformat()},
+        "parameters": parameters,
         "window": {"start": cal.window_start.isoformat(), "end": end.isoformat(), "batches": cal.month_labels},
-        "sources": {s: {"rows": writer.rows[s], "files": writer.files[s]} for s in contract.SOURCE_NAMES},
+        "sources": {s: {"rows": writer.rows[s], "files": writer.files[s]} for s in written},
         "usage_events_generated": n_events,
         "defects": report["totals"],
         "late_arrivals": report["late_arrivals"],

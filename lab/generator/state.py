@@ -9,6 +9,7 @@ feeds back into what is observable. Vectorized over accounts; the only Python lo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -24,6 +25,7 @@ EVENT_TYPES = (
     "midterm_expansion", "csm_change",
 )
 EV = {name: i for i, name in enumerate(EVENT_TYPES)}
+ChurnLogit = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 # flag bits stored per (day, account) for text generation and truth
 F_NO_CHAMPION, F_COMPETITOR, F_PRICE, F_ONBOARDING_FAIL, F_REORG, F_OUTAGE = 1, 2, 4, 8, 16, 32
@@ -61,8 +63,13 @@ class SimResult:
     book: ContractBook
 
 
+def _default_churn_logit(logit: np.ndarray, base: np.ndarray, tenure_days: np.ndarray) -> np.ndarray:
+    return logit
+
+
 def simulate(acc: Accounts, cal: Calendar, book: ContractBook, onboarding_success: np.ndarray,
-             rng: np.random.Generator) -> SimResult:
+             rng: np.random.Generator, churn_logit: ChurnLogit = _default_churn_logit) -> SimResult:
+    """`churn_logit(logit, base, tenure_days)` reshapes the renewal's churn logit (lab.generator.regimes)."""
     n, D = acc.n, cal.n_days
     seg = acc.segment
     V = np.empty((D, n), np.float32)
@@ -204,7 +211,7 @@ def simulate(acc: Accounts, cal: Calendar, book: ContractBook, onboarding_succes
             # renewals due today
             due = np.nonzero(act & (book.renew_day == d))[0]
             if len(due):
-                _renew(book, due, d, H, V, Fi, acc, comp_until, has_champ, rng, log)
+                _renew(book, due, d, H, V, Fi, acc, comp_until, has_champ, rng, log, churn_logit)
                 ch = due[book.renew_day[due] < 0]
                 alive[ch] = False
                 churn_day[ch] = d
@@ -237,7 +244,7 @@ def simulate(acc: Accounts, cal: Calendar, book: ContractBook, onboarding_succes
 
 
 def _renew(book: ContractBook, due: np.ndarray, d: int, H, V, Fi, acc: Accounts, comp_until, has_champ,
-           rng: np.random.Generator, log) -> None:
+           rng: np.random.Generator, log, churn_logit: ChurnLogit) -> None:
     lo = max(0, d - 90)
     h90 = H[lo:d, due].mean(axis=0).astype(np.float64)
     h_prev = H[max(0, d - 180):lo, due].mean(axis=0).astype(np.float64) if lo > 0 else h90
@@ -251,9 +258,9 @@ def _renew(book: ContractBook, due: np.ndarray, d: int, H, V, Fi, acc: Accounts,
     # a monthly plan renews twelve times a year: each renewal carries about a twelfth of the annual odds
     per_term = np.log(book.renewals_per_year_share(due))
     logit = (A_SEG[acc.segment[due]] + per_term + K_HEALTH * (H0 - h90) + K_TREND * (h_prev - h90) + 1.3 * comp
-             + 0.5 * price + 0.6 * nochamp
-             + rng.normal(0, NOISE_SD, k))
-    p = sigmoid(logit)
+             + 0.5 * price + 0.6 * nochamp)
+    logit = churn_logit(logit, A_SEG[acc.segment[due]] + per_term, d - acc.created_day[due])
+    p = sigmoid(logit + rng.normal(0, NOISE_SD, k))
     churn = rng.random(k) < p
     p_exp = sigmoid(-1.8 + per_term + 6.0 * (v90 - 0.6) + 5.0 * (util - 0.7))
     p_con = sigmoid(-2.3 + per_term + 9.0 * (0.58 - h90))

@@ -42,14 +42,20 @@ class UsageContext:
     cal: Calendar
     sim: SimResult
     gap: np.ndarray  # (weeks, accounts) bool: erratic account silent that week
+    event_names: pa.Array  # written event_type per EVENT_TYPES index
+    feature_names: pa.Array  # written feature per FEATURES index (+ None for logins); all None when not written
 
 
-def make_context(acc: Accounts, cal: Calendar, sim: SimResult, seed: int) -> UsageContext:
+def make_context(acc: Accounts, cal: Calendar, sim: SimResult, seed: int, event_types: tuple[str, ...] | None = None,
+                 with_feature: bool = True) -> UsageContext:
+    """`event_types` renames EVENT_TYPES index for index; without `with_feature` the feature column is all null."""
     rng = rand.stream(seed, "usage-gaps")
     weeks = cal.window_days // 7 + 2
     p_gap = 0.45 * acc.erratic ** 2
     gap = rng.random((weeks, acc.n)) < p_gap
-    return UsageContext(acc, cal, sim, gap)
+    names = _EVENT_VOCAB if event_types is None else pa.array(event_types)
+    features = _FEATURE_VOCAB if with_feature else pa.nulls(len(FEATURES) + 1, pa.string())
+    return UsageContext(acc, cal, sim, gap, names, features)
 
 
 def _day_users(ctx: UsageContext, d: int, rng: np.random.Generator):
@@ -147,8 +153,8 @@ def chunk_table(ctx: UsageContext, c: dict[str, np.ndarray], first_id: int) -> p
         "event_id": ids,
         "account_id": acc.ids.take(acct),
         "user_id": user,
-        "event_type": _EVENT_VOCAB.take(pa.array(c["et"])),
-        "feature": _FEATURE_VOCAB.take(pa.array(c["fi"])),
+        "event_type": ctx.event_names.take(pa.array(c["et"])),
+        "feature": ctx.feature_names.take(pa.array(c["fi"])),
         "occurred_at": occurred,
         "quantity": pa.array(c["qty"], pa.float64()),
     })
