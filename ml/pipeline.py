@@ -29,7 +29,7 @@ from ml.features import CATEGORY_CODES, DRIFT_EXEMPT, FEATURE_BY_NAME, FEATURE_N
     snapshot_dates
 from ml.labels import label_snapshots, load_outcome_events
 from ml.metrics import evaluate_scores
-from ml.promotion import Decision, decide
+from ml.promotion import Decision, decide, health_record, health_warning
 from ml.registry import LoadedModel, Registry
 from ml.report import metrics_table, model_card
 from ml.scoring import BASELINE_VERSION, score_accounts
@@ -228,8 +228,12 @@ class TrainingRun:
         if self.skipped:
             return f"{self.task} model {self.champion or 'none'} kept ({self.notes[0]})"
         if self.version is None:
-            return f"{self.task} model not trained ({self.result.status})"
-        return f"{self.task} model {self.version} {'promoted' if self.promoted else 'trained, champion kept'}"
+            note = f"{self.task} model not trained ({self.result.status})"
+        else:
+            note = (f"{self.task} model {self.version} ({self.result.champion}) "
+                    f"{'promoted' if self.promoted else 'trained, champion kept'}")
+        warning = health_warning(self.task, health_record(self.result.metrics, self.result.health_weights))
+        return note + (f". WARNING: {warning}" if warning else "")
 
 
 def _columns(training_set: pd.DataFrame) -> list[str]:
@@ -364,7 +368,7 @@ def train_and_register(training_set: pd.DataFrame, task: str, cfg: MLConfig, reg
                            "champion_before": champion_version, "champion_after": registry.champion(task),
                            "reasons": decision.reasons, "metric": decision.metric, "candidate": decision.candidate,
                            "compared": decision.compared, "as_of_date": str(as_of), "fingerprint": fingerprint,
-                           "setup": setup,
+                           "setup": setup, "health_score": health_record(result.metrics, result.health_weights),
                            "decided_at": datetime.now(UTC).isoformat(timespec="seconds")})
     log(decision.summary())
     return TrainingRun(task, result, decision, version, registry.champion(task), champion_metrics, fingerprint)

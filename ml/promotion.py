@@ -77,3 +77,57 @@ def champion_status(registry: Registry, task: str) -> tuple[str, str, dict]:
     if champion is None:
         return "WARN", f"no {task} model in use; scores fall back to the health score. " + why, metadata
     return "WARN", f"champion {champion.version} stays: " + "; ".join(reasons), metadata
+
+
+OUTCOME_WORDS = {"churn": "churned", "expansion": "expanded"}
+
+
+def health_record(metrics: dict, learned_weights: dict | None) -> dict | None:
+    """What the decision log keeps of the health score's backtest: the configured one's ROC-AUC and interval, the
+    learned one's and its weights."""
+    configured, learned = metrics.get("health_score") or {}, metrics.get("health_learned") or {}
+    if configured.get("roc_auc_lo") is None:
+        return None
+    return {"roc_auc": configured["roc_auc"], "roc_auc_lo": configured["roc_auc_lo"],
+            "roc_auc_hi": configured["roc_auc_hi"], "learned_roc_auc": learned.get("roc_auc"),
+            "learned_weights": learned_weights}
+
+
+def health_warning(task: str, record: dict | None) -> str | None:
+    """Plain words when the configured health score cannot be shown to rank the task's past outcomes better than
+    chance out of time (its interval reaches 0.5), or ranks them backwards (its interval lies below 0.5)."""
+    if not record or record["roc_auc_lo"] > 0.5:
+        return None
+    auc = f"ROC-AUC {record['roc_auc']:.2f} ({record['roc_auc_lo']:.2f}-{record['roc_auc_hi']:.2f}) out of time"
+    if record["roc_auc_hi"] < 0.5:
+        healthier = "healthier" if task == "churn" else "less healthy"
+        text = (f"the configured health score ranks past {task} outcomes backwards: {auc}; accounts that "
+                f"{OUTCOME_WORDS[task]} looked {healthier} than the rest")
+    else:
+        text = f"the configured health score ranks past {task} outcomes no better than chance: {auc}"
+    if record.get("learned_weights") and record.get("learned_roc_auc") is not None:
+        text += (f". Weights fitted from past outcomes rank them at {record['learned_roc_auc']:.2f}: "
+                 f"{record['learned_weights']} (dbt var csops_health)")
+    return text
+
+
+def health_score_status(registry: Registry, tasks: tuple[str, ...]) -> tuple[str, str, dict]:
+    """WARN when the configured health score ranks a task's past outcomes backwards or no better than chance (the
+    last backtest that measured it); PASS otherwise, or when nothing measured it yet."""
+    warnings, metadata = [], {}
+    for task in tasks:
+        records = [d["health_score"] for d in registry.decisions(task) if d.get("health_score")]
+        if not records:
+            metadata[task] = "not measured yet"
+            continue
+        metadata[task] = records[-1]
+        if text := health_warning(task, records[-1]):
+            warnings.append(text)
+    if warnings:
+        return "WARN", "; ".join(warnings), metadata
+    measured = {t: m for t, m in metadata.items() if isinstance(m, dict)}
+    if not measured:
+        return "PASS", "no backtest has measured the health score yet", metadata
+    return "PASS", "the configured health score ranks past outcomes better than chance out of time: " + ", ".join(
+        f"{t} ROC-AUC {m['roc_auc']:.2f} ({m['roc_auc_lo']:.2f}-{m['roc_auc_hi']:.2f})" for t, m in measured.items()
+    ), metadata

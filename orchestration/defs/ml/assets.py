@@ -23,9 +23,10 @@ from orchestration.lib.warehouse import Warehouse
 
 GROUP = "ml"
 FEATURE_SNAPSHOTS = dg.AssetKey(["ml", "feature_snapshots"])
+HEALTH = dg.AssetKey(["marts", "fct_account_health"])
 FEATURE_SOURCES = [
     dg.AssetKey(["marts", "fct_account_daily"]),
-    dg.AssetKey(["marts", "fct_account_health"]),
+    HEALTH,
     dg.AssetKey(["marts", "fct_lean_waste"]),
     dg.AssetKey(["marts", "fct_account_phase_history"]),
     dg.AssetKey(["intermediate", "int_account_versions"]),

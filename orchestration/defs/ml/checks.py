@@ -9,8 +9,9 @@ from dagster_duckdb import DuckDBResource
 from ml import drift, pipeline
 from ml.config import TASKS
 from ml.leakage import check_point_in_time
-from ml.promotion import champion_status
-from orchestration.defs.ml.assets import DATA_BOUNDS, FEATURE_SNAPSHOTS, REVENUE_EVENTS, config, registry, task_key
+from ml.promotion import champion_status, health_score_status
+from orchestration.defs.ml.assets import DATA_BOUNDS, FEATURE_SNAPSHOTS, HEALTH, REVENUE_EVENTS, config, registry, \
+    task_key
 from orchestration.lib.pools import DUCKDB_POOL
 
 SEVERITY = {"WARN": dg.AssetCheckSeverity.WARN, "FAIL": dg.AssetCheckSeverity.ERROR}
@@ -74,3 +75,12 @@ def drift_check(task: str, kind: str) -> dg.AssetChecksDefinition:
 
 task_checks = [check for task in TASKS for check in (promotion_check(task), coverage_check(task),
                                                       drift_check(task, "score"), drift_check(task, "feature"))]
+
+
+@dg.asset_check(asset=HEALTH, name="ranks_past_outcomes", additional_deps=[task_key(t, "model") for t in TASKS],
+                description="Warns when the configured health score (dbt var csops_health) ranks past churns or "
+                "expansions backwards or no better than chance out of time (the last backtest's ROC-AUC interval by "
+                "account reaches 0.5), naming the weights fitted from past outcomes.")
+def health_score_check() -> dg.AssetCheckResult:
+    status, description, metadata = health_score_status(registry(), TASKS)
+    return result(status, description, {k: str(v) for k, v in metadata.items()})
