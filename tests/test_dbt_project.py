@@ -34,7 +34,7 @@ EXPECTED_COLUMNS = {
     ],
     "stg_contracts": [
         "contract_id", "account_id", "product", "currency_code", "arr_amount", "licensed_seats", "seat_price_amount",
-        "contract_term_days", "start_date", "end_date", "source_batch_file", "loaded_at",
+        "contract_term_days", "start_date", "end_date", "source_batch_file", "batch_modified_at", "loaded_at",
     ],
     "stg_handoffs": [
         "opportunity_id", "account_id", "executive_sponsor_name", "champion_name", "success_criteria", "use_cases",

@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -416,3 +416,53 @@ def test_only_required_sources_and_unknown_vocabulary_still_build(world, tmp_pat
     assert waste.muri_score.isna().all() and waste.is_support_spike.isna().all()
     assert waste.loc[waste.account_id == "M2", "unused_seats"].isna().all()
     assert (waste.loc[waste.account_id == "M1", "unused_seats"] >= 0).all()
+
+
+def test_as_of_is_the_watermark_of_the_lagging_required_source(world, tmp_path):
+    """Contracts a month behind the usage events: the as-of date is the contracts' watermark (not the last usage day),
+    and every account a contract covers on it has its features on that day."""
+    from ml.pipeline import AsOf
+
+    houses, landing = world
+    last_month = max(b.name[:7] for b in (landing / "contracts").glob("*.parquet"))
+    behind = tmp_path / "contracts_behind"
+    for source in contract.SOURCE_NAMES:
+        (behind / source).mkdir(parents=True)
+        for batch in sorted((landing / source).glob("*")):
+            if not (source == "contracts" and batch.name.startswith(last_month)):
+                (behind / source / batch.name).symlink_to(batch)
+    newest_contracts = max((behind / "contracts").glob("*"), key=lambda b: b.stat().st_mtime)
+    contract_watermark = datetime.fromtimestamp(newest_contracts.stat().st_mtime, UTC).date()
+    houses.ingest("contracts_behind", behind)
+    houses.dbt("contracts_behind", "build", "--select", "+int_source_watermarks", "+fct_account_daily",
+               "+int_revenue_bounds", "--indirect-selection", "cautious")
+    lagging = houses.park("contracts_behind")
+
+    marks = query(lagging, "SELECT * FROM intermediate.int_source_watermarks").set_index("source_name")
+    usage_watermark = marks.watermark_date["usage_events"].date()
+    assert marks.watermark_date["contracts"].date() == contract_watermark
+    assert (usage_watermark - contract_watermark).days >= 28
+    assert marks.holds_as_of.to_dict() == {"usage_events": True, "contracts": True, "support_tickets": False,
+                                           "survey_responses": False, "activities": False}
+    bounds = query(lagging, "SELECT f.as_of_date AS features, r.as_of_date AS revenue "
+                            "FROM intermediate.int_feature_calendar_bounds AS f, intermediate.int_revenue_bounds AS r")
+    assert bounds.features[0].date() == bounds.revenue[0].date() == contract_watermark
+    with duckdb.connect(str(lagging), read_only=True) as con:
+        as_of = AsOf.of(con)
+    assert as_of.as_of == contract_watermark
+
+    def covered(path: Path, day: date) -> set[str]:
+        return set(query(path, f"SELECT DISTINCT account_id FROM staging.stg_contracts "
+                               f"WHERE start_date <= DATE '{day}' AND end_date > DATE '{day}'").account_id)
+
+    def featured(path: Path, day: date) -> set[str]:
+        return set(query(path, f"SELECT account_id FROM marts.fct_account_daily WHERE date_day = DATE '{day}'")
+                   .account_id)
+
+    full = houses.park("full")
+    # the last usage day would have left the accounts renewing in the missing month without a contract
+    assert len(covered(lagging, usage_watermark)) < 0.9 * len(covered(full, usage_watermark))
+    # on the watermark every covered account has its features; only renewals signed on that very day are unknown
+    assert featured(lagging, contract_watermark) == covered(lagging, contract_watermark)
+    assert len(featured(lagging, contract_watermark)) >= 0.95 * len(featured(full, contract_watermark))
+    assert featured(lagging, contract_watermark) <= featured(full, contract_watermark)

@@ -41,6 +41,7 @@ renamed as (
 
         ---------- lineage
         cast(_batch_file as {{ dbt.type_string() }}) as source_batch_file,
+        cast(_batch_modified_at as {{ dbt.type_timestamp() }}) as batch_modified_at,
         cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
 
     from deduplicated

@@ -26,7 +26,7 @@ key_events as (
 
 select
     {% if start %}cast('{{ start }}' as date){% else %}usage_range.first_usage_date{% endif %} as data_start_date,
-    {% if as_of %}cast('{{ as_of }}' as date){% else %}usage_range.last_usage_date{% endif %} as as_of_date,
+    {% if as_of %}cast('{{ as_of }}' as date){% else %}{{ csops_watermark_as_of() }}{% endif %} as as_of_date,
     usage_range.first_usage_date,
     usage_range.last_usage_date,
     key_events.first_key_value_event_date,

@@ -1,7 +1,7 @@
 {#
     The two dates every revenue and lifecycle model is measured against, in one row:
-    - as_of_date: the last day the data covers. Var `csops_as_of_date` when set, else the latest usage event day (usage is a
-      required, daily source), else the latest contract start.
+    - as_of_date: the last day the data covers. Var `csops_as_of_date` when set, else the last day every required source
+      is complete through (int_source_watermarks), else the latest contract start.
     - data_window_start_date: first day of the landing window (earlier rows are history some exports carry, e.g.
       contracts of accounts alive at the window start, but not of those that churned before it). Var
       `csops_data_window_start_date` when set, else the first full calendar month covered by usage events.
@@ -53,7 +53,7 @@ final as (
         {% if var('csops_as_of_date', none) -%}
         cast('{{ var("csops_as_of_date") }}' as date)
         {%- else -%}
-        coalesce(last_usage_on, last_contract_start_date)
+        coalesce({{ csops_watermark_as_of() }}, last_contract_start_date)
         {%- endif %} as as_of_date,
         {% if var('csops_data_window_start_date', none) -%}
         cast('{{ var("csops_data_window_start_date") }}' as date)
