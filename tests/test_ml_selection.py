@@ -142,3 +142,18 @@ def test_calibration_on_the_latest_period_follows_a_shifted_base_rate():
     mean = result.calibrator.predict(result.scorer.raw(latest)).mean()
     assert abs(mean - check["latest_base_rate"]) < abs(mean - check["train_base_rate"])
     assert check["reliability"] and sum(r["rows"] for r in check["reliability"]) > 0
+
+
+def test_the_evaluation_bar_fails_a_served_score_worse_than_the_best_candidate_or_a_constant():
+    from lab.evaluate import robustness_gates
+
+    def m(auc, lo, hi, **more):
+        return {"roc_auc": auc, "roc_auc_lo": lo, "roc_auc_hi": hi, **more}
+
+    table = {"days_to_term_end": m(0.70, 0.66, 0.74), "health_score": m(0.45, 0.40, 0.50),
+             "logistic_regression": m(0.68, 0.64, 0.72), "lightgbm": m(0.51, 0.45, 0.57)}
+    # the old design's outcome on a foreign book: the health score served, probabilities worse than a constant
+    served_health = {**table, "model": table["health_score"] | {"brier": 0.05, "brier_constant": 0.04}}
+    assert [ok for _, ok, _ in robustness_gates("churn", served_health)] == [False, False, False]
+    served_best = {**table, "model": table["days_to_term_end"] | {"brier": 0.035, "brier_constant": 0.04}}
+    assert all(ok for _, ok, _ in robustness_gates("churn", served_best))
