@@ -8,6 +8,8 @@ ROWS = [
     ("roc_auc", "ROC-AUC (mean of the windows)", 3),
     ("roc_auc_lo", "  interval, low (bootstrap by account)", 3),
     ("roc_auc_hi", "  interval, high", 3),
+    ("roc_auc_vs_served_lo", "  minus the served one, low", 3),
+    ("roc_auc_vs_served_hi", "  minus the served one, high", 3),
     ("roc_auc_renewal_due", "ROC-AUC, renewal due in H", 3),
     ("pr_auc", "PR-AUC", 3),
     ("brier", "Brier score (calibrated out of time)", 4),

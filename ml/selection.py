@@ -172,16 +172,19 @@ def choose(test: pd.DataFrame, fold: np.ndarray, runs: dict[str, CandidateRun], 
     difference = {n: bounds(samples[n] - samples[simplest]) for n in measured[1:]}
     best = max(measured, key=lambda n: (auc[n], -measured.index(n)))
     simple = LABELS[simplest]
+    lo, hi = difference.get(best, [0.0, 0.0])
+    champion = best if best == simplest or lo > 0 else simplest
+    for n in measured:  # how much better than the served one each candidate may be: the evaluation bar reads it
+        runs[n].metrics["roc_auc_vs_served_lo"], runs[n].metrics["roc_auc_vs_served_hi"] = \
+            bounds(samples[n] - samples[champion])
     if best == simplest:
         reasons = [f"{simple} ranks best out of time (ROC-AUC {auc[best]:.3f}); no other candidate does better"]
-        return Selection(best, reasons, auc, interval, difference, simplest)
-    lo, hi = difference[best]
-    if lo > 0:
+    elif lo > 0:
         reasons = [f"{LABELS[best]} ranks best out of time (ROC-AUC {auc[best]:.3f}, {interval[best][0]:.3f}-"
                    f"{interval[best][1]:.3f}) and is meaningfully better than {simple}, the simplest candidate "
                    f"({auc[simplest]:.3f}; difference {lo:+.3f} to {hi:+.3f}, {cfg.interval:.0%} bootstrap by account)"]
-        return Selection(best, reasons, auc, interval, difference, simplest)
-    reasons = [f"{LABELS[best]} ranks best out of time (ROC-AUC {auc[best]:.3f}) but not meaningfully better than "
-               f"{simple} ({auc[simplest]:.3f}; difference {lo:+.3f} to {hi:+.3f}, {cfg.interval:.0%} bootstrap by "
-               f"account): the simplest candidate is served"]
-    return Selection(simplest, reasons, auc, interval, difference, simplest)
+    else:
+        reasons = [f"{LABELS[best]} ranks best out of time (ROC-AUC {auc[best]:.3f}) but not meaningfully better than "
+                   f"{simple} ({auc[simplest]:.3f}; difference {lo:+.3f} to {hi:+.3f}, {cfg.interval:.0%} bootstrap by "
+                   f"account): the simplest candidate is served"]
+    return Selection(champion, reasons, auc, interval, difference, simplest)

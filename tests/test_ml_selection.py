@@ -78,6 +78,8 @@ def test_choice_compares_on_intervals_by_account():
             for name, score in (("days_to_term_end", rng.random(800)), ("lightgbm", y + 0.1 * rng.random(800)))}
     selection = choose(test, fold, runs, ("days_to_term_end", "lightgbm"), CFG)
     assert selection.champion == "lightgbm" and selection.difference["lightgbm"][0] > 0.3
+    assert runs["days_to_term_end"].metrics["roc_auc_vs_served_hi"] < -0.3  # clearly worse than the served one
+    assert runs["lightgbm"].metrics["roc_auc_vs_served_lo"] == runs["lightgbm"].metrics["roc_auc_vs_served_hi"] == 0
     assert selection.interval["days_to_term_end"][0] < 0.5 < selection.interval["days_to_term_end"][1]
 
 
@@ -147,13 +149,16 @@ def test_calibration_on_the_latest_period_follows_a_shifted_base_rate():
 def test_the_evaluation_bar_fails_a_served_score_worse_than_the_best_candidate_or_a_constant():
     from lab.evaluate import robustness_gates
 
-    def m(auc, lo, hi, **more):
-        return {"roc_auc": auc, "roc_auc_lo": lo, "roc_auc_hi": hi, **more}
+    def m(auc, lo, hi, vs_served, **more):
+        return {"roc_auc": auc, "roc_auc_lo": lo, "roc_auc_hi": hi, "roc_auc_vs_served_lo": vs_served[0],
+                "roc_auc_vs_served_hi": vs_served[1], **more}
 
-    table = {"days_to_term_end": m(0.70, 0.66, 0.74), "health_score": m(0.45, 0.40, 0.50),
-             "logistic_regression": m(0.68, 0.64, 0.72), "lightgbm": m(0.51, 0.45, 0.57)}
     # the old design's outcome on a foreign book: the health score served, probabilities worse than a constant
+    table = {"days_to_term_end": m(0.70, 0.66, 0.74, (0.19, 0.31)), "health_score": m(0.45, 0.40, 0.50, (0, 0)),
+             "logistic_regression": m(0.68, 0.64, 0.72, (0.17, 0.29)), "lightgbm": m(0.51, 0.45, 0.57, (0.0, 0.12))}
     served_health = {**table, "model": table["health_score"] | {"brier": 0.05, "brier_constant": 0.04}}
     assert [ok for _, ok, _ in robustness_gates("churn", served_health)] == [False, False, False]
+    table = {"days_to_term_end": m(0.70, 0.66, 0.74, (0, 0)), "health_score": m(0.45, 0.40, 0.50, (-0.31, -0.19)),
+             "logistic_regression": m(0.68, 0.64, 0.72, (-0.05, 0.01)), "lightgbm": m(0.51, 0.45, 0.57, (-0.25, -0.13))}
     served_best = {**table, "model": table["days_to_term_end"] | {"brier": 0.035, "brier_constant": 0.04}}
     assert all(ok for _, ok, _ in robustness_gates("churn", served_best))
