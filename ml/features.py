@@ -161,8 +161,6 @@ def _features() -> list[Feature]:
                 "30-day quantity relative to 90 days earlier", TYPE_DAILY))
     add(Feature("events_30d_vs_lifetime", "usage_history", _ratio("u.events_30d_0", "u.events_per_30d_lifetime"),
                 "30-day events relative to the account's average 30 days since its first use", TYPE_DAILY))
-    add(Feature("quantity_30d_vs_lifetime", "usage_history", _ratio("u.quantity_30d_0", "u.quantity_per_30d_lifetime"),
-                "30-day quantity relative to the account's average 30 days since its first use", TYPE_DAILY))
     add(Feature("billing_term_months", "billing_term", "c.term_months",
                 "term of the longest contract covering the day, in months (1 monthly, 12 annual)", CONTRACTS))
     return f
@@ -311,9 +309,7 @@ def _usage_values_sql(slots: int) -> str:
                        f"{at('cum_quantity', 90)} - {at('cum_quantity', 120)} as quantity_30d_90d_ago_0",
                        # the account's average 30 days since its first use (at least 30 days of it)
                        f"{at('cum_events', 0)} * 30.0 / greatest(max(date_day - first_date + 1) filter "
-                       "(where slot = 0 and lag = 0), 30) as events_per_30d_lifetime",
-                       f"{at('cum_quantity', 0)} * 30.0 / greatest(max(date_day - first_date + 1) filter "
-                       "(where slot = 0 and lag = 0), 30) as quantity_per_30d_lifetime"]
+                       "(where slot = 0 and lag = 0), 30) as events_per_30d_lifetime"]
     return f"""
         slots as (
             select i as slot, ($event_types::varchar[])[i] as event_type
