@@ -25,7 +25,7 @@ from csops.settings import Settings
 from ml.config import CANDIDATES, MLConfig
 from csops.dbt import run_dbt
 from ml.leakage import check_point_in_time
-from lab.generator.regimes import REGIMES
+from lab.generator.regimes import REGIMES, Regime
 from lab.oracle import evaluate_oracle
 from ml import pipeline
 from ml.registry import Registry
@@ -176,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
             as_of = pipeline.refresh_feature_snapshots(con, cfg)
             snapshots = pipeline.feature_snapshot_summary(con)
             clock.say(f"{snapshots['rows']:,} snapshots of {snapshots['accounts']:,} accounts, as of {as_of.as_of}")
+            profile = pipeline.read_data_profile(con)
+            if profile.findings:
+                clock.say(f"data profile: {profile.summary()}")
             for task in ("churn", "expansion"):
                 pipeline.refresh_training_set(con, task, cfg, as_of)
                 clock.say(f"{task}: training")
@@ -201,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_report(args, out: Path, cfg: MLConfig, results: dict, pit, clock: Clock) -> int:
     print()
-    print(f"=== csops evaluate: {args.accounts} accounts x {args.months} months, seed {args.seed}, "
+    accounts = Regime.parse(args.regime).accounts(args.accounts)  # small_book caps the accounts asked for
+    print(f"=== csops evaluate: {accounts} accounts x {args.months} months, seed {args.seed}, "
           f"regime {args.regime} (work folder {out}) ===")
     for task, (run, table, scoring) in results.items():
         plan = run.result.plan

@@ -1,18 +1,19 @@
-"""Churn and expansion models: training sets, LightGBM training, evaluation, registry (plain Python, no Dagster).
+"""Churn and expansion models: training sets, champion choice by backtest, evaluation, registry (plain Python, no Dagster).
 
 One job per module:
     config       every knob (MLConfig; the churn grace days from the dbt vars) and the registry root (CSOPS_MODELS_DIR)
     features     point-in-time features from the dbt marts, snapshot days, the scoring day, categorical codes
     labels       churn / expansion labels from fct_revenue_events; unknown labels excluded
-    split        temporal split train | gap | validation | calibration | gap | test (short history: train | gap | test,
-                 validation and calibration from held-out accounts)
-    train        LightGBM with early stopping, calibration, baselines and metrics on the test slice
+    split        rolling-origin backtest plan: the latest labelled days in windows, each trained a horizon before
+    candidates   days to term end, configured and learned health score, logistic regression, small-data LightGBM
+    selection    candidates backtested fold by fold, bootstrap intervals by account, the champion rule
+    train        the backtest of every candidate, the champion's latest fit, its calibration and base-rate check
     calibration  Platt / isotonic calibration, monotone, as a table
-    baselines    health-score ranking and logistic regression on the same features
+    baselines    the health-score ranking (the fallback when no champion can be served)
     metrics      ROC-AUC, PR-AUC, Brier, recall / lift at review budgets, outcomes caught, lead time
     explain      SHAP contributions (pred_contrib) grouped by family and phrased for CSMs
     drift        population stability index of features and score; the drift verdict (PASS / WARN / FAIL)
-    promotion    the promotion rule and its reasons; the champion's status (PASS / WARN / FAIL)
+    promotion    the promotion rule and its reasons; the champion's and the health score's status (PASS / WARN / FAIL)
     registry     model versions, champion pointer, decisions log
     scoring      scores of every active account (champion or health-score fallback)
     leakage      point-in-time proof: features rebuilt from data truncated at the snapshot day

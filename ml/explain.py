@@ -366,6 +366,41 @@ def _lifecycle(row, _):
     return f"in lifecycle phase '{name}'" + (f" for {_int(days)} days" if days is not None else "")
 
 
+def _event_types(row, within):
+    """The event-type slot that moved the score most (or the first one)."""
+    slots = sorted({int(f.split("_")[2]) for f in within} or {1}, key=lambda k: -max(
+        abs(within.get(f"event_type_{k}_per_user_30d", 0.0)), abs(within.get(f"event_type_{k}_ratio_90d", 0.0))))
+    k = slots[0]
+    name = row.get(f"event_type_{k}_name")
+    name = f"'{name}'" if name and name == name else f"event type #{k}"
+    rate, ratio = _num(row, f"event_type_{k}_per_user_30d"), _num(row, f"event_type_{k}_ratio_90d")
+    if rate is None:
+        return f"no {name} events to measure"
+    return f"{name} events: {rate:.1f} per active user in 30 days" + (
+        f", {ratio:.1f}x the level 90 days earlier" if ratio is not None else "")
+
+
+def _usage_value(row, _):
+    per_user, ratio = _num(row, "quantity_30d_per_user"), _num(row, "quantity_30d_ratio_90d")
+    if per_user is None:
+        return "no usage quantity to measure"
+    return f"usage quantity {per_user:,.0f} per active user in 30 days" + (
+        f", {ratio:.1f}x the level 90 days earlier" if ratio is not None else "")
+
+
+def _usage_history(row, _):
+    level = _num(row, "events_30d_vs_lifetime")
+    return "no usage history to compare with" if level is None else \
+        f"30-day usage at {_pct(level)} of the account's own average since its first use"
+
+
+def _billing_term(row, _):
+    months = _num(row, "billing_term_months")
+    if months is None:
+        return "billing term unknown"
+    return "monthly plan (can leave at any month end)" if months <= 1 else f"{_int(months)}-month term"
+
+
 PHRASES: dict[str, Callable] = {
     "seat_utilization": _seat_utilization, "active_users": _active_users, "usage_volume": _usage_volume,
     "usage_trend": _usage_trend, "last_use": _last_use, "breadth": _breadth, "usage_mix": _usage_mix,
@@ -375,6 +410,8 @@ PHRASES: dict[str, Callable] = {
     "support_load": _support_load, "nps": _nps, "csm_touch": _csm_touch, "champion": _champion,
     "sponsor": _sponsor, "health": _health, "unused_seats": _unused, "segment": _segment, "lifecycle": _lifecycle,
     **{f"health_{c}": _health_component(c) for c in HEALTH_COMPONENTS},
+    "event_types": _event_types, "usage_value": _usage_value, "usage_history": _usage_history,
+    "billing_term": _billing_term,
 }
 
 

@@ -2,9 +2,15 @@
 
 Every feature of snapshot day D is a value of day D (or of day D-30/60/90 for changes) from marts that promise to be
 point in time (`fct_account_daily`, `fct_account_health`, `fct_lean_waste`), the account's CRM segment as of D
-(`int_account_versions`) and its lifecycle phase on D (`fct_account_phase_history`). Nothing reads contract rows
-that start after D, revenue events, churn status or the generator's event names; `ml.leakage` proves it on a sample
-by rebuilding the marts from data truncated at D.
+(`int_account_versions`), its lifecycle phase on D (`fct_account_phase_history`), the term of the contracts covering
+D (`stg_contracts`) and usage by the data's own event types up to D (`int_feature_usage_type_daily`). Nothing reads
+contract rows that start after D, revenue events, churn status or the generator's event names; `ml.leakage` proves it
+on a sample by rebuilding the marts from data truncated at D.
+
+Features that need no product vocabulary (a customer's event names are unknown to the seed): rates of the
+EVENT_TYPE_SLOTS most frequent event types of the training window (`fit_event_types`; slot k is the k-th most
+frequent, the list is stored with the feature snapshots and with each model so scoring fills the same columns),
+event quantities, usage relative to the account's own history, the billing term.
 
 Columns of the frame `build_feature_frame` returns:
 - `account_id`, `snapshot_date`
@@ -26,9 +32,12 @@ HEALTH = "marts.fct_account_health"
 LEAN = "marts.fct_lean_waste"
 VERSIONS = "intermediate.int_account_versions"
 PHASES = "marts.fct_account_phase_history"
+TYPE_DAILY = "intermediate.int_feature_usage_type_daily"
+CONTRACTS = "staging.stg_contracts"
 REQUIRED_TABLES = (DAILY,)
-OPTIONAL_TABLES = (HEALTH, LEAN, VERSIONS, PHASES)
+OPTIONAL_TABLES = (HEALTH, LEAN, VERSIONS, PHASES, TYPE_DAILY, CONTRACTS)
 LAGS = (30, 60, 90)
+EVENT_TYPE_SLOTS = 5
 
 SEGMENT_CODES = {"smb": 0, "mid_market": 1, "enterprise": 2}
 USAGE_CATEGORIES = ("core", "reporting", "automation", "integration", "collaboration", "admin")
@@ -137,6 +146,23 @@ def _features() -> list[Feature]:
                 + " end", "segment as of the day: 0 smb, 1 mid-market, 2 enterprise", VERSIONS))
     add(Feature("lifecycle_phase", "lifecycle", "p.phase_number", "lifecycle phase number on the day", PHASES))
     add(Feature("days_in_phase", "lifecycle", "d.date_day - p.valid_from_date", "days in the current phase", PHASES))
+    # no vocabulary needed: the data's own event types (slots), quantities, the account's history, the billing term
+    for k in range(1, EVENT_TYPE_SLOTS + 1):
+        add(Feature(f"event_type_{k}_per_user_30d", "event_types", _ratio(f"u.events_30d_{k}", "d.active_users_30d"),
+                    f"30-day events of the training window's #{k} event type per active user", TYPE_DAILY))
+        add(Feature(f"event_type_{k}_ratio_90d", "event_types",
+                    f"(u.events_30d_{k} + 1.0) / (u.events_30d_90d_ago_{k} + 1.0)",
+                    f"30-day events of the #{k} event type relative to 90 days earlier", TYPE_DAILY))
+    add(Feature("quantity_30d_per_user", "usage_value", _ratio("u.quantity_30d_0", "d.active_users_30d"),
+                "sum of the events' quantity in 30 days per active user", TYPE_DAILY))
+    add(Feature("quantity_per_event_30d", "usage_value", _ratio("u.quantity_30d_0", "u.events_30d_0"),
+                "average quantity of the 30-day events", TYPE_DAILY))
+    add(Feature("quantity_30d_ratio_90d", "usage_value", "(u.quantity_30d_0 + 1.0) / (u.quantity_30d_90d_ago_0 + 1.0)",
+                "30-day quantity relative to 90 days earlier", TYPE_DAILY))
+    add(Feature("events_30d_vs_lifetime", "usage_history", _ratio("u.events_30d_0", "u.events_per_30d_lifetime"),
+                "30-day events relative to the account's average 30 days since its first use", TYPE_DAILY))
+    add(Feature("billing_term_months", "billing_term", "c.term_months",
+                "term of the longest contract covering the day, in months (1 monthly, 12 annual)", CONTRACTS))
     return f
 
 
@@ -175,10 +201,11 @@ _CONTEXT: list[tuple[str, str, str]] = [
     ("why_moved_30d", "h.why_moved_30d", HEALTH),
     ("segment", "v.segment", VERSIONS),
     ("lifecycle_phase_name", "p.phase_name", PHASES),
+    *[(f"event_type_{k}_name", f"($event_types::varchar[])[{k}]", TYPE_DAILY) for k in range(1, EVENT_TYPE_SLOTS + 1)],
 ]
 CONTEXT_COLUMNS = [name for name, _, _ in _CONTEXT]
 _TEXT_CONTEXT = {"next_renewal_date", "currency_code", "health_band", "why_moved_30d", "segment",
-                 "lifecycle_phase_name"}
+                 "lifecycle_phase_name", *[f"event_type_{k}_name" for k in range(1, EVENT_TYPE_SLOTS + 1)]}
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -258,9 +285,78 @@ def missing_mart_columns(con: duckdb.DuckDBPyConnection, present: set[str]) -> d
     return missing
 
 
+def fit_event_types(con: duckdb.DuckDBPyConnection, until: date, slots: int = EVENT_TYPE_SLOTS) -> list[str]:
+    """The `slots` most frequent event types of the usage up to `until` (the training window), most frequent first."""
+    if not table_exists(con, TYPE_DAILY):
+        return []
+    rows = con.execute(f"select event_type from {TYPE_DAILY} where usage_date <= ? group by event_type "
+                       "order by sum(event_count) desc, event_type limit ?", [until, slots]).fetchall()
+    return [r[0] for r in rows]
+
+
+def _usage_values_sql(slots: int) -> str:
+    """CTE `u` (account_id, date_day, events/quantity windows per slot 0..slots, 0 = all types) for the snapshot
+    keys of CTE `keys`: cumulative sums per account and slot, looked up as of D, D-30, D-90 and D-120."""
+    lags = (0, 30, 90, 120)
+    pivots = []
+    for k in range(slots + 1):
+        def at(column: str, lag: int, k: int = k) -> str:
+            return f"coalesce(max({column}) filter (where slot = {k} and lag = {lag}), 0)"
+        pivots += [f"{at('cum_events', 0)} - {at('cum_events', 30)} as events_30d_{k}",
+                   f"{at('cum_events', 90)} - {at('cum_events', 120)} as events_30d_90d_ago_{k}"]
+        if k == 0:
+            pivots += [f"{at('cum_quantity', 0)} - {at('cum_quantity', 30)} as quantity_30d_0",
+                       f"{at('cum_quantity', 90)} - {at('cum_quantity', 120)} as quantity_30d_90d_ago_0",
+                       # the account's average 30 days since its first use (at least 30 days of it)
+                       f"{at('cum_events', 0)} * 30.0 / greatest(max(date_day - first_date + 1) filter "
+                       "(where slot = 0 and lag = 0), 30) as events_per_30d_lifetime"]
+    return f"""
+        slots as (
+            select i as slot, ($event_types::varchar[])[i] as event_type
+            from range(1, len($event_types::varchar[]) + 1) as t(i)
+        ),
+        typed as (
+            select t.account_id, t.usage_date, s.slot, sum(t.event_count) as events, sum(t.quantity_total) as quantity
+            from {TYPE_DAILY} as t join slots as s on s.event_type = t.event_type
+            where t.account_id in (select account_id from keys)
+            group by all
+            union all
+            select account_id, usage_date, 0 as slot, sum(event_count), sum(quantity_total)
+            from {TYPE_DAILY}
+            where account_id in (select account_id from keys)
+            group by all
+        ),
+        cum as (
+            select account_id, slot, usage_date,
+                sum(events) over w as cum_events, sum(quantity) over w as cum_quantity,
+                min(usage_date) over (partition by account_id, slot) as first_date
+            from typed
+            window w as (partition by account_id, slot order by usage_date
+                         rows between unbounded preceding and current row)
+        ),
+        probes as (
+            select keys.account_id, keys.date_day, s.slot, l.lag, keys.date_day - l.lag as probe_day
+            from keys
+            cross join (select 0 as slot union all select slot from slots) as s
+            cross join (values {", ".join(f"({lag})" for lag in lags)}) as l(lag)
+        ),
+        looked as (
+            select probes.*, cum.cum_events, cum.cum_quantity, cum.first_date
+            from probes asof left join cum
+                on probes.account_id = cum.account_id and probes.slot = cum.slot and probes.probe_day >= cum.usage_date
+        ),
+        u as (
+            select account_id, date_day, {", ".join(pivots)}
+            from looked
+            group by account_id, date_day
+        )"""
+
+
 def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
-                        accounts: list[str] | None = None) -> pd.DataFrame:
-    """Features of every account active on each of `dates` (optionally only `accounts`)."""
+                        accounts: list[str] | None = None, event_types: list[str] | None = None) -> pd.DataFrame:
+    """Features of every account active on each of `dates` (optionally only `accounts`); `event_types`: the types
+    of the event-type slots (`fit_event_types`; slots without a type are NULL)."""
+    event_types = list(event_types or [])[:EVENT_TYPE_SLOTS]
     if not table_exists(con, DAILY):
         raise ValueError(f"{DAILY} does not exist: build the dbt feature marts first")
     present = {t for t in OPTIONAL_TABLES if table_exists(con, t)} | {DAILY}
@@ -269,10 +365,14 @@ def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
         raise ValueError("the feature marts lack columns the ML features read (renamed or dropped?): "
                          + "; ".join(f"{t}: {', '.join(c)}" for t, c in missing.items()))
 
+    unfilled = {f"event_type_{k}_per_user_30d" for k in range(len(event_types) + 1, EVENT_TYPE_SLOTS + 1)} | {
+        f"event_type_{k}_ratio_90d" for k in range(len(event_types) + 1, EVENT_TYPE_SLOTS + 1)}
+
     def expr(sql: str, source: str) -> str:
         return sql if source in present else "NULL"
 
-    selects = [f"cast({expr(f.sql, f.source)} as double) as {f.name}" for f in FEATURES]
+    selects = [f"cast({'NULL' if f.name in unfilled else expr(f.sql, f.source)} as double) as {f.name}"
+               for f in FEATURES]
     for name, sql, source in _CONTEXT:
         cast = "varchar" if name in _TEXT_CONTEXT else "double"
         if name == "next_renewal_date":
@@ -296,7 +396,26 @@ def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
         joins.append(f"left join {PHASES} as p on p.account_id = d.account_id and d.date_day >= p.valid_from_date "
                      "and (p.valid_to_date is null or d.date_day < p.valid_to_date)")
     account_filter = "and d.account_id in (select unnest($accounts::varchar[]))" if accounts is not None else ""
+    ctes = [f"""keys as (
+            select d.account_id, d.date_day from {DAILY} as d
+            where d.date_day in (select unnest($dates::date[])) {account_filter}
+        )"""]
+    if TYPE_DAILY in present:
+        ctes.append(_usage_values_sql(len(event_types)))
+        joins.append("left join u on u.account_id = d.account_id and u.date_day = d.date_day")
+    if CONTRACTS in present:
+        # the contracts covering the day: signed by then (they started), so their term is known on the day
+        ctes.append(f"""c as (
+            select keys.account_id, keys.date_day,
+                round(max(contracts.contract_term_days) / (365.25 / 12)) as term_months
+            from keys join {CONTRACTS} as contracts
+                on contracts.account_id = keys.account_id and contracts.start_date <= keys.date_day
+                and contracts.end_date > keys.date_day
+            group by keys.account_id, keys.date_day
+        )""")
+        joins.append("left join c on c.account_id = d.account_id and c.date_day = d.date_day")
     sql = f"""
+        with {", ".join(ctes)}
         select d.account_id, d.date_day as snapshot_date, {", ".join(selects)}
         from {DAILY} as d
         {" ".join(joins)}
@@ -304,6 +423,8 @@ def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
         order by d.date_day, d.account_id
     """
     params: dict = {"dates": list(dates)}
+    if TYPE_DAILY in present:
+        params["event_types"] = event_types
     if accounts is not None:
         params["accounts"] = list(accounts)
     frame = con.execute(sql, params).df()

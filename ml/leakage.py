@@ -35,12 +35,12 @@ from csops import contract
 from csops.ingest import tables
 from ml.config import MLConfig
 from csops.dbt import reusable_parse, run_dbt
-from ml.features import CONTEXT_COLUMNS, FEATURE_NAMES, build_feature_frame, data_bounds, snapshot_dates, \
-    table_exists
-from ml.pipeline import AsOf
+from ml.features import CONTEXT_COLUMNS, FEATURE_NAMES, build_feature_frame, data_bounds, fit_event_types, \
+    snapshot_dates, table_exists
+from ml.pipeline import EVENT_TYPES_TABLE, AsOf, read_event_types
 
 PIT_SELECTION = ["+fct_account_daily", "+fct_account_health", "+fct_lean_waste", "+fct_account_phase_history",
-                 "+int_account_versions"]
+                 "+int_account_versions", "+int_feature_usage_type_daily"]
 BANNED_WORDS = ("churn", "notice", "outcome", "renewed", "next_contract", "contract_status", "is_current", "status",
                 "label", "future")
 # where each source's rows are dated (rows after the cut-off are dropped) and its entity key
@@ -271,11 +271,14 @@ def check_point_in_time(con: duckdb.DuckDBPyConnection, cfg: MLConfig, work_dir:
                                             "--resource-type", "seed"], pit_path, pit_path.parent / "dbt",
                                   _bounds_vars(con, cutoff), parsed=parsed) for cutoff, pit_path in rebuilt.items()]:
             build.result()
+    # the snapshots' event-type slots (fitted on the training window), else the most frequent types of the data
+    event_types = (read_event_types(con) if table_exists(con, EVENT_TYPES_TABLE)
+                   else fit_event_types(con, as_of.scoring_day))
     for cutoff, pit_path in rebuilt.items():
         days = [d for d in all_dates if d <= cutoff] or [cutoff]
-        full = build_feature_frame(con, days, accounts)
+        full = build_feature_frame(con, days, accounts, event_types)
         with duckdb.connect(str(pit_path), read_only=True) as pit:
-            truncated = build_feature_frame(pit, days, accounts)
+            truncated = build_feature_frame(pit, days, accounts, event_types)
         rows, values, mismatches = compare_frames(full, truncated, columns)
         log(f"  {cutoff}: {rows} rows, {values} values compared, {len(mismatches)} differ")
         result.rows_compared += rows

@@ -2,7 +2,9 @@
 (`lab.bench.stages`) and `lab.evaluate` only choose the order and the connection and call these.
 
     refresh_feature_snapshots  -> ml.feature_snapshots, ml.as_of   (features of every active account every 7 days;
-                                                                    the AsOf every later step of the run uses)
+                                  ml.data_profile                   the AsOf every later step of the run uses; the
+                                                                    data profile: feature families the data leaves
+                                                                    empty, ml.profile)
     refresh_training_set       -> ml.<task>_training_set            (labels, label known?, slice)
     train                      -> models/<task>/<version>/          (and the champion pointer when promoted; skipped
                                                                     when data and config are those of the last one)
@@ -24,11 +26,12 @@ import numpy as np
 import pandas as pd
 
 from ml import drift as drift_mod
-from ml.config import CANDIDATES, MLConfig
+from ml.config import CANDIDATES, TASKS, MLConfig
 from ml.features import CATEGORY_CODES, DRIFT_EXEMPT, FEATURE_BY_NAME, FEATURE_NAMES, build_feature_frame, data_bounds, scoring_day, \
-    snapshot_dates
+    fit_event_types, snapshot_dates
 from ml.labels import label_snapshots, load_outcome_events
 from ml.metrics import evaluate_scores
+from ml.profile import DataProfile, profile_data
 from ml.promotion import Decision, decide, health_record, health_warning
 from ml.registry import LoadedModel, Registry
 from ml.report import metrics_table, model_card
@@ -39,6 +42,8 @@ from ml.train import TaskResult, categorical, fit_task
 SCHEMA = "ml"
 FEATURE_TABLE = f"{SCHEMA}.feature_snapshots"
 AS_OF_TABLE = f"{SCHEMA}.as_of"
+PROFILE_TABLE = f"{SCHEMA}.data_profile"
+EVENT_TYPES_TABLE = f"{SCHEMA}.event_types"
 LABEL_COLUMNS = ["label", "label_known", "event_date", "slice"]
 DRIFT_COLUMNS = ["kind", "name", "psi", "status"]
 # Metrics the model asset shows as numbers (plotted by Dagster across runs); the full table goes beside them.
@@ -112,20 +117,50 @@ def read_as_of(con: duckdb.DuckDBPyConnection) -> AsOf:
 # feature snapshots and training sets
 
 
-def build_feature_snapshots(con: duckdb.DuckDBPyConnection, cfg: MLConfig, as_of: AsOf) -> pd.DataFrame:
+def training_window_end(dates: list[date], as_of: AsOf, cfg: MLConfig) -> date:
+    """The last training day of the oldest backtest window the tasks' plans will make (with the longest label delay,
+    so no task's trains earlier): what may be fitted on before the plan exists, like the event-type slots, without
+    reaching into any window's test days."""
+    delay = max(cfg.label_delay_days(task) for task in TASKS)
+    known = [d for d in dates if d + timedelta(days=delay) <= as_of.as_of]
+    try:
+        return backtest_plan(known, cfg).folds[-1].train[1]
+    except NotEnoughHistory:  # no model trains on these snapshots; the slots only serve scoring
+        return known[-1] if known else as_of.scoring_day
+
+
+def build_feature_snapshots(con: duckdb.DuckDBPyConnection, cfg: MLConfig, as_of: AsOf,
+                            event_types: list[str] | None = None) -> pd.DataFrame:
     """Features every `cadence_days` back from the scoring day, from `warmup_days` after the data start."""
+    return build_feature_frame(con, feature_snapshot_dates(con, cfg, as_of), event_types=event_types)
+
+
+def feature_snapshot_dates(con: duckdb.DuckDBPyConnection, cfg: MLConfig, as_of: AsOf) -> list[date]:
     start, _ = data_bounds(con)
-    dates = snapshot_dates(start, as_of.scoring_day, cfg.cadence_days, cfg.warmup_days) or [as_of.scoring_day]
-    return build_feature_frame(con, dates)
+    return snapshot_dates(start, as_of.scoring_day, cfg.cadence_days, cfg.warmup_days) or [as_of.scoring_day]
+
+
+def read_event_types(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The event types of the feature snapshots' slots, most frequent (in the training window) first."""
+    return [r[0] for r in con.execute(f"select event_type from {EVENT_TYPES_TABLE} order by slot").fetchall()]
 
 
 def refresh_feature_snapshots(con: duckdb.DuckDBPyConnection, cfg: MLConfig) -> AsOf:
-    """Rebuild `ml.feature_snapshots` and record the AsOf they were built for in `ml.as_of`."""
+    """Rebuild `ml.feature_snapshots` (event-type slots fitted on the training window, `ml.event_types`), record
+    the AsOf they were built for in `ml.as_of` and the data profile of the scoring day in `ml.data_profile`."""
     as_of = AsOf.of(con)
-    write_table(con, build_feature_snapshots(con, cfg, as_of), FEATURE_TABLE)
+    event_types = fit_event_types(con, training_window_end(feature_snapshot_dates(con, cfg, as_of), as_of, cfg))
+    write_table(con, pd.DataFrame({"slot": pd.Series(range(1, len(event_types) + 1), dtype="int64"),
+                                   "event_type": pd.Series(event_types, dtype=object)}), EVENT_TYPES_TABLE)
+    write_table(con, build_feature_snapshots(con, cfg, as_of, event_types), FEATURE_TABLE)
     write_table(con, pd.DataFrame({"as_of_date": [as_of.as_of], "scoring_day": [as_of.scoring_day],
                                    "note": [as_of.note]}), AS_OF_TABLE)
+    write_table(con, profile_data(con, as_of.scoring_day).to_frame(), PROFILE_TABLE)
     return as_of
+
+
+def read_data_profile(con: duckdb.DuckDBPyConnection) -> DataProfile:
+    return DataProfile.from_frame(con.execute(f"select * from {PROFILE_TABLE}").df())
 
 
 def feature_snapshot_summary(con: duckdb.DuckDBPyConnection) -> dict:
@@ -302,7 +337,7 @@ def _latest_rows(training_set: pd.DataFrame, result: TaskResult) -> pd.DataFrame
 
 
 def champion_on_test(registry: Registry, task: str, training_set: pd.DataFrame, result: TaskResult,
-                     cfg: MLConfig) -> tuple[str | None, dict | None, str]:
+                     cfg: MLConfig, event_types: list[str] | None = None) -> tuple[str | None, dict | None, str]:
     """The current champion measured on the latest backtest window: (version, metrics or None, why not)."""
     version = registry.champion(task)
     if version is None or result.plan is None:
@@ -314,6 +349,9 @@ def champion_on_test(registry: Registry, task: str, training_set: pd.DataFrame, 
     missing = [f for f in model.features if f not in training_set.columns]
     if missing:
         return version, None, f"it needs features the data no longer has: {', '.join(missing)}"
+    if model.event_types and model.event_types != list(event_types or []):
+        return version, None, (f"its event-type slots ({', '.join(model.event_types)}) are not today's "
+                               f"({', '.join(event_types or []) or 'none'})")
     test = _latest_rows(training_set, result)
     if test.empty:
         return version, None, "the latest window is empty"
@@ -328,7 +366,7 @@ def champion_on_test(registry: Registry, task: str, training_set: pd.DataFrame, 
 
 
 def train_and_register(training_set: pd.DataFrame, task: str, cfg: MLConfig, registry: Registry, as_of: date,
-                       log=lambda _msg: None) -> TrainingRun:
+                       log=lambda _msg: None, event_types: list[str] | None = None) -> TrainingRun:
     """Fit, compare with the baselines and the champion on the same test slice, write the version, maybe promote.
     Skipped (status `skipped`, nothing written) when the last decision was taken on the same fingerprint, or when
     the champion is younger than `retrain_every_days` days of data and was trained with today's setup."""
@@ -349,7 +387,8 @@ def train_and_register(training_set: pd.DataFrame, task: str, cfg: MLConfig, reg
         return run
     result = fit_task(training_set, task, cfg)
     log(result.summary())
-    champion_version, champion_metrics, champion_note = champion_on_test(registry, task, training_set, result, cfg)
+    champion_version, champion_metrics, champion_note = champion_on_test(registry, task, training_set, result, cfg,
+                                                                         event_types or [])
     latest = None
     if result.trained:
         rows = _latest_rows(training_set, result)
@@ -360,7 +399,7 @@ def train_and_register(training_set: pd.DataFrame, task: str, cfg: MLConfig, reg
     if result.trained:
         version = registry.new_version_id(task, result.data_hash)
         files = version_files(task, version, result, decision, champion_version, champion_metrics, cfg, as_of,
-                              fingerprint)
+                              fingerprint, event_types or [])
         registry.write_version(task, version, result.scorer, files)
         if decision.promote:
             registry.set_champion(task, version)
@@ -377,11 +416,13 @@ def train_and_register(training_set: pd.DataFrame, task: str, cfg: MLConfig, reg
 def train(con: duckdb.DuckDBPyConnection, task: str, cfg: MLConfig, registry: Registry, as_of: AsOf,
           log=lambda _msg: None) -> TrainingRun:
     """Train the task on its training set (feature snapshots joined with labels), unless nothing changed."""
-    return train_and_register(training_frame(con, task), task, cfg, registry, as_of.as_of, log)
+    return train_and_register(training_frame(con, task), task, cfg, registry, as_of.as_of, log,
+                              read_event_types(con))
 
 
 def version_files(task: str, version: str, result: TaskResult, decision: Decision, champion_version: str | None,
-                  champion_metrics: dict | None, cfg: MLConfig, as_of: date, fingerprint: str) -> dict:
+                  champion_metrics: dict | None, cfg: MLConfig, as_of: date, fingerprint: str,
+                  event_types: list[str]) -> dict:
     training = {
         "task": task, "version": version, "status": result.status, "reasons": result.reasons,
         "as_of_date": str(as_of), "backtest": result.plan.as_dict() if result.plan else None,
@@ -407,7 +448,8 @@ def version_files(task: str, version: str, result: TaskResult, decision: Decisio
                 "families": {f: FEATURE_BY_NAME[f].family for f in result.features if f in FEATURE_BY_NAME},
                 "descriptions": {f: FEATURE_BY_NAME[f].description for f in result.features if f in FEATURE_BY_NAME},
                 "importance_gain": result.importance,
-                "categorical": {f: CATEGORY_CODES[f] for f in categorical(result.features)}}
+                "categorical": {f: CATEGORY_CODES[f] for f in categorical(result.features)},
+                "event_types": event_types}
     return {
         "features.json": features, "training.json": training, "metrics.json": metrics,
         "calibration.json": calibration, "drift_reference.json": result.drift_reference,
@@ -469,7 +511,11 @@ def score(con: duckdb.DuckDBPyConnection, task: str, cfg: MLConfig, registry: Re
     """Score every account active on today's scoring day (from the marts, as they are now: scoring may run without
     the feature snapshots) and write `ml.<task>_scores` and `ml.<task>_drift`."""
     as_of = AsOf.of(con)
-    run = score_task(build_feature_frame(con, [as_of.scoring_day]), task, cfg, registry, as_of)
+    # the champion's event-type slots, so its columns mean what they meant in training
+    champion, _ = registry.champion_or_reason(task)
+    event_types = champion.event_types if champion else []
+    run = score_task(build_feature_frame(con, [as_of.scoring_day], event_types=event_types), task, cfg, registry,
+                     as_of)
     write_table(con, run.scores, scores_table(task))
     write_table(con, run.drift_rows(), drift_table(task))
     return run

@@ -49,6 +49,7 @@ class LoadedModel:
     training: dict
     metrics: dict
     drift_reference: dict | None
+    event_types: list[str]  # the types of the event-type slots (ml.features.fit_event_types) it was trained with
 
 
 def _write_json(path: Path, data) -> None:
@@ -138,12 +139,14 @@ class Registry:
         folder = self.version_dir(task, version)
         read = lambda name: json.loads((folder / name).read_text())  # noqa: E731
         calibration = read("calibration.json")
+        features = read("features.json")
         drift_path = folder / "drift_reference.json"
         return LoadedModel(
             task=task, version=version, scorer=load_scorer(folder),
-            features=read("features.json")["features"], calibrator=Calibrator.from_dict(calibration),
+            features=features["features"], calibrator=Calibrator.from_dict(calibration),
             bands=calibration["bands"], training=read("training.json"), metrics=read("metrics.json"),
             drift_reference=json.loads(drift_path.read_text()) if drift_path.exists() else None,
+            event_types=features.get("event_types", []),
         )
 
     def champion_or_reason(self, task: str) -> tuple[LoadedModel | None, str]:

@@ -66,6 +66,15 @@ def failed_checks(result: dg.ExecuteInProcessResult, severity: str = "ERROR") ->
     ]
 
 
+def check_descriptions(result: dg.ExecuteInProcessResult, check_name: str) -> list[str]:
+    """Descriptions of the failed evaluations of the checks named `check_name` (any asset)."""
+    return [
+        event.event_specific_data.description for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and event.event_specific_data.check_name == check_name
+        and not event.event_specific_data.passed and event.event_specific_data.description
+    ]
+
+
 def write_run_log(instance: dg.DagsterInstance, run_id: str, out: TextIO) -> None:
     """Every event of the run, one line each (time, level, step, message), as the UI's log view shows them."""
     for entry in instance.all_logs(run_id):

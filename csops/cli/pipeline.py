@@ -76,7 +76,7 @@ def run_pipeline(settings: Settings, job_name: str = JOBS[0]) -> int:
 
     from orchestration.lib.dbt_project import prepare_manifest
     from orchestration.lib.recovery import launch_guard
-    from orchestration.run import failed_checks, write_run_log
+    from orchestration.run import check_descriptions, failed_checks, write_run_log
     from orchestration.run import run_pipeline as run_job
 
     log_path = settings.data_dir / "logs" / f"{time.strftime('%Y%m%dT%H%M%S')}-{job_name}.log"
@@ -106,6 +106,9 @@ def run_pipeline(settings: Settings, job_name: str = JOBS[0]) -> int:
         if names:
             print(heading)
             print("\n".join(f"  {name}" for name in names))
+    # A customer's data that leaves features empty is worth its own lines: the scores read differently.
+    for description in check_descriptions(result, "data_profile"):
+        print(f"Data profile: {description}")
     print(f"Warehouse: {settings.duckdb_path}")
     print("Open the Dagster UI with `make ui` (or `csops ui`), then http://127.0.0.1:3000")
     return 0 if result.success else 1

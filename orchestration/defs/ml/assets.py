@@ -30,6 +30,8 @@ FEATURE_SOURCES = [
     dg.AssetKey(["marts", "fct_lean_waste"]),
     dg.AssetKey(["marts", "fct_account_phase_history"]),
     dg.AssetKey(["intermediate", "int_account_versions"]),
+    dg.AssetKey(["intermediate", "int_feature_usage_type_daily"]),
+    dg.AssetKey(["staging", "stg_contracts"]),
 ]
 REVENUE_EVENTS = dg.AssetKey(["marts", "fct_revenue_events"])
 # Where the data starts: the point-in-time check truncates its rebuilds there.
@@ -78,7 +80,8 @@ def feature_snapshots(
         warehouse.fetch_tables(con, ML_INPUT_TABLES, context.run_id, context.log.info)
         as_of = pipeline.refresh_feature_snapshots(con, cfg)
         summary = pipeline.feature_snapshot_summary(con)
-        warehouse.store_tables(con, [pipeline.FEATURE_TABLE, pipeline.AS_OF_TABLE], context.log.info)
+        warehouse.store_tables(con, [pipeline.FEATURE_TABLE, pipeline.AS_OF_TABLE, pipeline.PROFILE_TABLE],
+                               context.log.info)
     return dg.MaterializeResult(metadata={"dagster/row_count": summary.pop("rows"), **summary,
                                           **as_of.as_metadata(), "cadence_days": cfg.cadence_days})
 

@@ -38,6 +38,20 @@ def point_in_time_check(context: dg.AssetCheckExecutionContext, duckdb: DuckDBRe
     return dg.AssetCheckResult(passed=outcome.passed, description=outcome.message, metadata=outcome.as_metadata())
 
 
+@dg.asset_check(
+    asset=FEATURE_SNAPSHOTS,
+    name="data_profile",
+    pool=DUCKDB_POOL,
+    description="Warns when the data leaves feature families empty or constant: most usage events unmapped by the "
+    "seed vocabulary (feature_categories), or an optional source (tickets, surveys, activities, contacts) absent; "
+    "says which features.",
+)
+def data_profile_check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as con:
+        profile = pipeline.read_data_profile(con)
+    return result(profile.status, profile.summary(), profile.as_metadata())
+
+
 def promotion_check(task: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=task_key(task, "model"), name="promotion", blocking=True,
                     description="Passes when the new model was promoted; warns (champion stays, or scores fall back "
