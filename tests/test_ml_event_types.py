@@ -36,10 +36,10 @@ def test_slots_are_the_training_window_types_and_count_their_events(scored_wareh
         types = pipeline.read_event_types(con)
         until = pipeline.training_window_end(pipeline.feature_snapshot_dates(con, cfg, as_of), as_of, cfg)
         assert types == fit_event_types(con, until) and len(types) == 5
-        # the window ends before every task's training slice does, so no later usage chose them
+        # the window ends before every backtest fit's training days do, so no later usage chose them
         for task in ("churn", "expansion"):
-            split = json.loads(next((models / task).glob("*/training.json")).read_text())["split"]
-            assert until <= date.fromisoformat(split["train"][1])
+            backtest = json.loads(next((models / task).glob("*/training.json")).read_text())["backtest"]
+            assert all(until <= date.fromisoformat(fold["train"][1]) for fold in backtest["folds"])
         frame = pipeline.read_table(con, pipeline.FEATURE_TABLE)
         sample = frame[frame["active_users_30d_now"] > 0].sample(20, random_state=1)
         for row in sample.itertuples():
