@@ -70,7 +70,8 @@ def registry() -> Registry:
     pool=DUCKDB_POOL,
     kinds={"duckdb", "python"},
     description="Point-in-time features of every active account every 7 days back from the as-of date "
-    "(table ml.feature_snapshots, and the run's as-of date in ml.as_of): the rows every training set is built from.",
+    "(table ml.feature_snapshots, the run's as-of date in ml.as_of, the event types of the event-type slots in "
+    "ml.event_types, the data profile in ml.data_profile): the rows every training set is built from.",
 )
 def feature_snapshots(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, warehouse: Warehouse
@@ -80,8 +81,8 @@ def feature_snapshots(
         warehouse.fetch_tables(con, ML_INPUT_TABLES, context.run_id, context.log.info)
         as_of = pipeline.refresh_feature_snapshots(con, cfg)
         summary = pipeline.feature_snapshot_summary(con)
-        warehouse.store_tables(con, [pipeline.FEATURE_TABLE, pipeline.AS_OF_TABLE, pipeline.PROFILE_TABLE],
-                               context.log.info)
+        warehouse.store_tables(con, [pipeline.FEATURE_TABLE, pipeline.AS_OF_TABLE, pipeline.PROFILE_TABLE,
+                                     pipeline.EVENT_TYPES_TABLE], context.log.info)
     return dg.MaterializeResult(metadata={"dagster/row_count": summary.pop("rows"), **summary,
                                           **as_of.as_metadata(), "cadence_days": cfg.cadence_days})
 
