@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 from importlib.metadata import version
 from typing import Literal, Protocol
 
@@ -175,13 +174,16 @@ class ClaudeClassifier:
         return out
 
 
-def make_classifier(name: str = "offline", **kwargs) -> Classifier:
+def make_classifier(rules: VoiceRules | None = None, name: str | None = None) -> Classifier:
+    """The classifier the rules name (or `name`), Claude configured from the rules' `claude` block."""
+    rules = rules or VoiceRules.load()
+    name = name or rules.classifier
     if name == "offline":
-        return OfflineClassifier(kwargs.get("rules"))
+        return OfflineClassifier(rules)
     if name == "claude":
-        return ClaudeClassifier(**kwargs)
+        c = rules.claude
+        return ClaudeClassifier(rules, model=c.get("model", "claude-haiku-4-5"),
+                                batch_size=int(c.get("texts_per_request", 25)),
+                                timeout_seconds=float(c.get("timeout_seconds", 60)),
+                                max_retries=int(c.get("max_retries", 3)))
     raise ValueError(f"unknown voice classifier {name!r}: offline | claude")
-
-
-def label_json(label: dict) -> str:
-    return json.dumps(label, sort_keys=True)

@@ -16,7 +16,7 @@ FEEDBACK_KINDS = ("bug", "feature_request")
 
 def _pattern(phrases: list[str]) -> re.Pattern:
     # Word-bounded where the phrase starts/ends with a word character, so "api" does not match "rapid".
-    parts = [(r"\b" if p[0].isalnum() else "") + re.escape(p.lower()) + (r"\b" if p[-1].isalnum() else "")
+    parts = [(r"\b" if p[0].isalnum() else "") + p.lower() + (r"\b" if p[-1].isalnum() else "")
              for p in sorted(phrases, key=len, reverse=True)]
     return re.compile("|".join(parts))
 
@@ -34,6 +34,8 @@ class VoiceRules:
     bug_topics: tuple[str, ...]
     request_topics: tuple[str, ...]
     areas: dict[str, re.Pattern]
+    classifier: str
+    claude: dict
 
     @property
     def topic_names(self) -> tuple[str, ...]:
@@ -49,8 +51,10 @@ class VoiceRules:
             negative_below=float(s["negative_below"]), positive_above=float(s["positive_above"]),
             lexicon={str(k): float(v) for k, v in (s.get("lexicon") or {}).items()},
             topics={name: _pattern(p) for name, p in raw["topics"].items()},
-            competitors={name: _pattern([name]) for name in raw["competitors"]},
+            competitors={name: _pattern([re.escape(name)]) for name in raw["competitors"]},
             intent_to_leave=_pattern(raw["intent_to_leave"]), intent_to_downgrade=_pattern(raw["intent_to_downgrade"]),
             bug_topics=tuple(fb["bug_topics"]), request_topics=tuple(fb["request_topics"]),
             areas={name: _pattern(p) for name, p in fb["areas"].items()},
+            classifier=os.environ.get("CSOPS_VOICE_CLASSIFIER") or str(raw.get("classifier", "offline")),
+            claude=dict(raw.get("claude") or {}),
         )
