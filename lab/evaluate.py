@@ -1,6 +1,6 @@
 """`csops evaluate`: a fresh generated data set -> ingest -> dbt -> train -> metrics of model vs baselines vs oracle.
 
-    python -m lab.evaluate [--accounts N] [--months M] [--seed S] [--out DIR] [--reuse] [--skip-pit]
+    python -m lab.evaluate [--accounts N] [--months M] [--seed S] [--out DIR] [--reuse] [--skip-pit] [--without-voice]
 
 Runs the same functions as the Dagster assets (`ml.pipeline`) on its own work folder (default: a new temp folder;
 never the project's data/ or models/), prints progress, the metrics table per task and the quality bar, and returns
@@ -14,6 +14,7 @@ churners caught at a 20% review budget with a median lead time >= 60 days, ROC-A
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -23,6 +24,9 @@ from pathlib import Path
 
 from csops.settings import Settings
 from ml.config import MLConfig
+from ml.features import VOICE_FAMILIES
+from ml.voice.classify import make_classifier
+from ml.voice.signals import update_signals
 from csops.dbt import run_dbt
 from ml.leakage import check_point_in_time
 from lab.oracle import evaluate_oracle
@@ -43,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reuse", action="store_true", help="reuse the landing zone and warehouse already in --out")
     p.add_argument("--dbt-tests", action="store_true", help="also run the dbt tests (slower)")
     p.add_argument("--skip-pit", action="store_true", help="skip the point-in-time (leakage) check")
+    p.add_argument("--without-voice", action="store_true",
+                   help="train without the features read from customer text (the voice families of ml/features.py)")
     return p
 
 
@@ -74,7 +80,14 @@ def prepare_warehouse(out: Path, accounts: int, months: int, seed: int, reuse: b
             results = ingest_source(con, landing, source)
             clock.say(f"  ingested {source}: {sum(r.rows_loaded for r in results):,} rows")
     clock.say("dbt build" + (" (models, seeds and tests)" if dbt_tests else " (models and seeds)"))
-    run_dbt(["build"] if dbt_tests else DBT_MODELS, db, out / "dbt")
+    run_dbt(["build", "--exclude", "tag:voice"] if dbt_tests else [*DBT_MODELS, "--exclude", "tag:voice"], db,
+            out / "dbt")
+    # The pipeline's order: staging, the voice step (offline classifier), then the voice marts.
+    with Settings.from_env().connect_warehouse(db) as con:
+        stats = update_signals(con, make_classifier(name="offline"))
+    clock.say(f"voice: {stats['texts']:,} texts, {stats['classified']:,} distinct ones classified by {stats['model']}")
+    run_dbt(["build", "--select", "tag:voice"] if dbt_tests else [*DBT_MODELS, "--select", "tag:voice"], db,
+            out / "dbt")
     clock.say("dbt done")
     return db
 
@@ -106,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     out = (args.out or Path(tempfile.mkdtemp(prefix="csops-evaluate-"))).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cfg = MLConfig.from_env()
+    if args.without_voice:
+        cfg = dataclasses.replace(cfg, excluded_feature_families=(*cfg.excluded_feature_families, *VOICE_FAMILIES))
     try:
         db = prepare_warehouse(out, args.accounts, args.months, args.seed, args.reuse, args.dbt_tests, clock)
         # Each evaluation trains afresh: on a reused warehouse an unchanged training fingerprint would skip training.
@@ -143,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 def _print_report(args, out: Path, cfg: MLConfig, results: dict, pit, clock: Clock) -> int:
     print()
     print(f"=== csops evaluate: {args.accounts} accounts x {args.months} months, seed {args.seed} "
-          f"(work folder {out}) ===")
+          f"(work folder {out}){' without the voice features' if args.without_voice else ''} ===")
     for task, (run, table, scoring) in results.items():
         split = run.result.split
         print()

@@ -21,7 +21,7 @@ from ml import drift
 from ml.baselines import LogisticBaseline, health_score_risk
 from ml.calibration import Calibrator, fit_calibrator
 from ml.config import MLConfig
-from ml.features import CATEGORICAL_FEATURES, FEATURE_NAMES
+from ml.features import CATEGORICAL_FEATURES, FEATURE_BY_NAME, FEATURE_NAMES
 from ml.metrics import evaluate_scores
 from ml.split import NotEnoughHistory, TemporalSplit, temporal_split
 
@@ -130,7 +130,8 @@ def risk_band(probabilities, thresholds: dict) -> np.ndarray:
 
 
 def fit_task(training_set: pd.DataFrame, task: str, cfg: MLConfig, features: list[str] | None = None) -> TaskResult:
-    features = list(features or FEATURE_NAMES)
+    features = list(features or [f for f in FEATURE_NAMES
+                                 if FEATURE_BY_NAME[f].family not in cfg.excluded_feature_families])
     known = training_set[training_set["label_known"]].copy()
     result = TaskResult(task=task, status="not_trained", reasons=[], features=features, params=lgbm_params(cfg))
     if known.empty:
