@@ -28,6 +28,7 @@ FEATURE_SOURCES = [
     dg.AssetKey(["marts", "fct_account_health"]),
     dg.AssetKey(["marts", "fct_lean_waste"]),
     dg.AssetKey(["marts", "fct_account_phase_history"]),
+    dg.AssetKey(["marts", "fct_account_voice"]),
     dg.AssetKey(["intermediate", "int_account_versions"]),
 ]
 REVENUE_EVENTS = dg.AssetKey(["marts", "fct_revenue_events"])
