@@ -59,6 +59,11 @@ def evaluate(texts: pd.DataFrame, classifier) -> dict:
     return out
 
 
+def _row(label: str, m: dict, note: str = "") -> None:
+    print(f"{label:20s} {m['sentiment']['accuracy']:13.3f} {m['sentiment']['macro_f1']:12.3f} "
+          f"{m['topic']['accuracy']:9.3f} {m['topic']['macro_f1']:8.3f}{note}")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="csops eval-voice", description=__doc__.split("\n\n")[0])
     p.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS, help="accounts to generate (%(default)s)")
@@ -83,10 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         r = evaluate(part, make_classifier(rules, name))
         print(f"\n--- {name} ({r['model']}): {r['labelled']:,} of {r['texts']:,} texts labelled")
         print(f"{'':20s} {'sentiment acc':>13s} {'sentiment F1':>12s} {'topic acc':>9s} {'topic F1':>8s}")
-        rows = [("all", r)] + list(r["by_source"].items())
-        for label, m in rows:
-            print(f"{label:20s} {m['sentiment']['accuracy']:13.3f} {m['sentiment']['macro_f1']:12.3f} "
-                  f"{m['topic']['accuracy']:9.3f} {m['topic']['macro_f1']:8.3f}")
+        for label, m in [("all", r), *r["by_source"].items()]:
+            _row(label, m)
+    modes = {k: texts[k].mode()[0] for k in ("sentiment", "topic")}
+    _row("majority class", {k: scores(texts[k], pd.Series(v, index=texts.index)) for k, v in modes.items()},
+         f"   (always {modes['sentiment']!r}, always {modes['topic']!r})")
     if len(runs) == 1:
         print("\n(claude not evaluated: set ANTHROPIC_API_KEY to include it)")
     return 0

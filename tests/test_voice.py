@@ -179,3 +179,21 @@ def test_evidence_is_redacted_and_only_kept_where_it_is_shown(offline):
     assert evidence["support_tickets:T1:body"] == "We're evaluating Totango. Reach me at [EMAIL]."
     assert evidence["support_tickets:T2:body"] is None
     assert json.dumps(evidence).count("acme.com") == 0
+
+
+# ------------------------------------------------------------------------------------------ truth and evaluation
+def test_generator_truth_labels_every_text_and_the_offline_classifier_beats_the_majority_class(tmp_path, offline):
+    import pandas as pd
+
+    from lab.voice_eval import evaluate, held_out_texts, scores
+
+    texts = held_out_texts(60, 4, 11, tmp_path)
+    assert set(texts["source"]) == {"support_tickets", "survey_responses", "activities"}
+    assert texts["text_id"].is_unique and texts["text"].notna().all()
+    tickets = pd.read_parquet(tmp_path / "support_tickets")
+    bodies = texts[texts["text_id"].str.endswith(":body")]
+    assert set(bodies["text_id"].str.split(":").str[1]) <= set(tickets["ticket_id"])
+    r = evaluate(texts, offline)
+    for task in ("sentiment", "topic"):
+        majority = scores(texts[task], pd.Series(texts[task].mode()[0], index=texts.index))
+        assert r[task]["macro_f1"] > majority["macro_f1"] + 0.3 and r[task]["accuracy"] > majority["accuracy"]
