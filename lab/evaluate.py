@@ -36,6 +36,7 @@ from ml.report import metrics_table
 
 DEFAULT_ACCOUNTS, DEFAULT_MONTHS, DEFAULT_SEED = 3000, 24, 42
 DBT_MODELS = ["build", "--resource-type", "model", "--resource-type", "seed"]
+STAGING = "path:models/staging"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,14 +81,12 @@ def prepare_warehouse(out: Path, accounts: int, months: int, seed: int, reuse: b
             results = ingest_source(con, landing, source)
             clock.say(f"  ingested {source}: {sum(r.rows_loaded for r in results):,} rows")
     clock.say("dbt build" + (" (models, seeds and tests)" if dbt_tests else " (models and seeds)"))
-    run_dbt(["build", "--exclude", "tag:voice"] if dbt_tests else [*DBT_MODELS, "--exclude", "tag:voice"], db,
-            out / "dbt")
-    # The pipeline's order: staging, the voice step (offline classifier), then the voice marts.
+    # The pipeline's order: the staging views, the voice step (offline classifier), then every other model.
+    run_dbt(["build", "--select", STAGING] if dbt_tests else [*DBT_MODELS, "--select", STAGING], db, out / "dbt")
     with Settings.from_env().connect_warehouse(db) as con:
         stats = update_signals(con, make_classifier(name="offline"))
     clock.say(f"voice: {stats['texts']:,} texts, {stats['classified']:,} distinct ones classified by {stats['model']}")
-    run_dbt(["build", "--select", "tag:voice"] if dbt_tests else [*DBT_MODELS, "--select", "tag:voice"], db,
-            out / "dbt")
+    run_dbt(["build", "--exclude", STAGING] if dbt_tests else [*DBT_MODELS, "--exclude", STAGING], db, out / "dbt")
     clock.say("dbt done")
     return db
 

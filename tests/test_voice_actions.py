@@ -76,7 +76,9 @@ def test_voice_marts_build_and_pass_their_dbt_tests_on_a_generated_set(built_war
     with duckdb.connect(str(db)) as con:
         stats = update_signals(con, OfflineClassifier())
     assert stats["texts"] > 1000 and stats["failed"] == 0
-    run_dbt(["build", "--select", "tag:voice"], db, tmp_path / "dbt")  # raises when a model or a test fails
+    # everything downstream of the voice labels (the voice marts, the health score, ...): raises when a model or a
+    # test fails
+    run_dbt(["build", "--select", "int_voice_text_signals+"], db, tmp_path / "dbt")
     with duckdb.connect(str(db), read_only=True) as con:
         daily, voiced, leave = con.execute(
             "select count(*), count(*) filter (where texts_90d > 0), sum(intent_to_leave_texts_90d) "
@@ -86,5 +88,13 @@ def test_voice_marts_build_and_pass_their_dbt_tests_on_a_generated_set(built_war
                                  "group by 1").fetchall())
         arr = con.execute("select sum(arr_amount) from marts.fct_product_feedback").fetchone()[0]
         texts = con.execute("select count(*) from ml.voice_text_signals where feedback_kind is not null").fetchone()[0]
+        # the health score's sentiment component: text sentiment where no NPS answer is known
+        text_only, nps_days = con.execute("""
+            select count(*) filter (where d.latest_nps_score is null and h.score_sentiment is not null),
+                   count(*) filter (where d.latest_nps_score is null and v.texts_90d < 3 and h.score_sentiment is null)
+            from marts.fct_account_health h
+            join marts.fct_account_daily d using (account_id, date_day)
+            join marts.fct_account_voice v using (account_id, date_day)""").fetchone()
     assert daily == spine and voiced > daily / 2 and leave > 0
     assert set(kinds) == {"bug", "feature_request"} and sum(kinds.values()) == texts and arr > 0
+    assert text_only > 0 and nps_days > 0

@@ -1,8 +1,8 @@
 """The dbt models (staging -> intermediate -> marts) as assets keyed `[schema, model]`; dbt tests as checks.
 
-Two dbt steps: every model but those tagged `voice`, then the `voice` ones, which read what the Python voice step
-(downstream of staging) writes. One multi-asset for both would make Dagster split it into several dbt invocations to
-break the cycle; two definitions make it exactly two, and the voice models show as the `voice` stage."""
+Two dbt steps: the staging views, then every other model. Between them runs the Python voice step (staging texts ->
+ml/voice_text_signals), which the voice marts and the health score read. One multi-asset for both would make Dagster
+split it into several dbt invocations to break the cycle; two definitions make it exactly two."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -22,10 +22,10 @@ class CsopsDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return VOICE if VOICE in dbt_resource_props.get("tags", []) else dbt_resource_props["schema"]
+        return dbt_resource_props["schema"]
 
 
-VOICE = "voice"
+STAGING = "path:models/staging"
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
@@ -45,7 +45,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     project=csops_dbt_project,
     dagster_dbt_translator=CsopsDbtTranslator(),
     pool=DUCKDB_POOL,
-    exclude=f"tag:{VOICE}",
+    exclude=STAGING,
 )
 def csops_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from _build(context, dbt)
@@ -56,8 +56,8 @@ def csops_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     project=csops_dbt_project,
     dagster_dbt_translator=CsopsDbtTranslator(),
     pool=DUCKDB_POOL,
-    select=f"tag:{VOICE}",
-    name="csops_dbt_voice_models",
+    select=STAGING,
+    name="csops_dbt_staging",
 )
-def csops_dbt_voice_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def csops_dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from _build(context, dbt)
