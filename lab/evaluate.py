@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dbt-tests", action="store_true", help="also run the dbt tests (slower)")
     p.add_argument("--skip-pit", action="store_true", help="skip the point-in-time (leakage) check")
     p.add_argument("--without-voice", action="store_true",
-                   help="train without the features read from customer text (the voice families of ml/features.py)")
+                   help="no voice step: nothing read from customer text, neither the voice features nor the text part "
+                   "of the health score (use its own --out: a warehouse built with the voice step keeps its labels)")
     return p
 
 
@@ -62,7 +63,7 @@ class Clock:
 
 
 def prepare_warehouse(out: Path, accounts: int, months: int, seed: int, reuse: bool, dbt_tests: bool,
-                      clock: Clock) -> Path:
+                      clock: Clock, voice: bool = True) -> Path:
     from csops import contract
     from lab.generator import generate
     from csops.ingest import ingest_source
@@ -83,9 +84,11 @@ def prepare_warehouse(out: Path, accounts: int, months: int, seed: int, reuse: b
     clock.say("dbt build" + (" (models, seeds and tests)" if dbt_tests else " (models and seeds)"))
     # The pipeline's order: the staging views, the voice step (offline classifier), then every other model.
     run_dbt(["build", "--select", STAGING] if dbt_tests else [*DBT_MODELS, "--select", STAGING], db, out / "dbt")
-    with Settings.from_env().connect_warehouse(db) as con:
-        stats = update_signals(con, make_classifier(name="offline"))
-    clock.say(f"voice: {stats['texts']:,} texts, {stats['classified']:,} distinct ones classified by {stats['model']}")
+    if voice:
+        with Settings.from_env().connect_warehouse(db) as con:
+            stats = update_signals(con, make_classifier(name="offline"))
+        clock.say(f"voice: {stats['texts']:,} texts, {stats['classified']:,} distinct ones classified by "
+                  f"{stats['model']}")
     run_dbt(["build", "--exclude", STAGING] if dbt_tests else [*DBT_MODELS, "--exclude", STAGING], db, out / "dbt")
     clock.say("dbt done")
     return db
@@ -121,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.without_voice:
         cfg = dataclasses.replace(cfg, excluded_feature_families=(*cfg.excluded_feature_families, *VOICE_FAMILIES))
     try:
-        db = prepare_warehouse(out, args.accounts, args.months, args.seed, args.reuse, args.dbt_tests, clock)
+        db = prepare_warehouse(out, args.accounts, args.months, args.seed, args.reuse, args.dbt_tests, clock,
+                               voice=not args.without_voice)
         # Each evaluation trains afresh: on a reused warehouse an unchanged training fingerprint would skip training.
         shutil.rmtree(out / "models", ignore_errors=True)
         registry = Registry(out / "models")
