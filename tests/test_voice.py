@@ -197,3 +197,36 @@ def test_generator_truth_labels_every_text_and_the_offline_classifier_beats_the_
     for task in ("sentiment", "topic"):
         majority = scores(texts[task], pd.Series(texts[task].mode()[0], index=texts.index))
         assert r[task]["macro_f1"] > majority["macro_f1"] + 0.3 and r[task]["accuracy"] > majority["accuracy"]
+
+
+def test_the_main_job_runs_the_voice_step_between_two_dbt_steps(dbt_manifest):
+    from dagster._core.execution.api import create_execution_plan
+
+    from orchestration.definitions import defs
+
+    definitions = defs()
+    plan = create_execution_plan(definitions.resolve_job_def("csops_pipeline"))
+    order = [s.key for s in plan.get_steps_to_execute_in_topo_order()
+             if s.key.startswith("csops_dbt") or "voice" in s.key]
+    assert order == ["csops_dbt_staging", "ml__voice_text_signals", "csops_dbt_models"]
+    graph = definitions.resolve_asset_graph()
+    assert {k.path[1] for k in graph.get(dg_key("ml", "voice_text_signals")).parent_keys} == {
+        "stg_support_tickets", "stg_survey_responses", "stg_activities", "stg_handoffs"}
+    for downstream in (("marts", "fct_account_voice"), ("marts", "fct_account_health"), ("ml", "feature_snapshots")):
+        assert dg_key("ml", "voice_text_signals") in _ancestors(graph, dg_key(*downstream))
+
+
+def dg_key(*path):
+    import dagster as dg
+
+    return dg.AssetKey(list(path))
+
+
+def _ancestors(graph, key) -> set:
+    seen, todo = set(), [key]
+    while todo:
+        for parent in graph.get(todo.pop()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
