@@ -179,6 +179,9 @@ def test_evidence_is_redacted_and_only_kept_where_it_is_shown(offline):
     assert evidence["support_tickets:T1:body"] == "We're evaluating Totango. Reach me at [EMAIL]."
     assert evidence["support_tickets:T2:body"] is None
     assert json.dumps(evidence).count("acme.com") == 0
+    # no text is product feedback here: the column still has its declared type (pandas held only nulls)
+    assert con.execute("select data_type from information_schema.columns where table_name = 'voice_text_signals' "
+                       "and column_name = 'feedback_kind'").fetchone()[0] == "VARCHAR"
 
 
 # ------------------------------------------------------------------------------------------ truth and evaluation

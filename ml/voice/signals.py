@@ -110,8 +110,14 @@ def update_signals(con, classifier: Classifier) -> dict:
     new = pd.DataFrame(rows, columns=keep.columns)
     out = pd.concat([keep, new], ignore_index=True) if len(new) else keep
     con.register("voice_new_rows", out)
-    try:
-        con.execute("create or replace table ml.voice_text_signals as select * from voice_new_rows order by text_id")
+    try:  # into the declared columns, so a column pandas holds only nulls of keeps its type
+        con.execute("begin")
+        con.execute("delete from ml.voice_text_signals")
+        con.execute("insert into ml.voice_text_signals by name select * from voice_new_rows order by text_id")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
     finally:
         con.unregister("voice_new_rows")
     return {"texts": len(texts), "kept": len(keep), "reused": reused, "classified": len(fresh), "failed": failed,
