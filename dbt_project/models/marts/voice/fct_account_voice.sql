@@ -25,7 +25,9 @@ daily as (
         account_id,
         created_on as date_day,
         count(*) as texts,
-        sum(sentiment_score) as sentiment_sum,
+        -- Exact decimal sums: a floating-point window sum depends on where its frame starts, and the point-in-time
+        -- check rebuilds these rows from truncated data (scores kept to 4 decimals, as VADER gives them).
+        sum(cast(sentiment_score as decimal(18, 4))) as sentiment_sum,
         sum(case when sentiment = 'negative' then 1 else 0 end) as negative_texts,
         sum(case when sentiment = 'positive' then 1 else 0 end) as positive_texts,
         {%- for topic in topics %}
@@ -88,10 +90,11 @@ select
     date_day,
     texts_30d,
     texts_90d,
-    case when texts_30d > 0 then round(sentiment_sum_30d / texts_30d, 4) end as sentiment_avg_30d,
-    case when texts_90d > 0 then round(sentiment_sum_90d / texts_90d, 4) end as sentiment_avg_90d,
+    case when texts_30d > 0 then round(cast(sentiment_sum_30d as {{ dbt.type_float() }}) / texts_30d, 4) end as sentiment_avg_30d,
+    case when texts_90d > 0 then round(cast(sentiment_sum_90d as {{ dbt.type_float() }}) / texts_90d, 4) end as sentiment_avg_90d,
     case when texts_30d > 0 and texts_90d > 0
-        then round(sentiment_sum_30d / texts_30d - sentiment_sum_90d / texts_90d, 4) end as sentiment_trend,
+        then round(cast(sentiment_sum_30d as {{ dbt.type_float() }}) / texts_30d
+                   - cast(sentiment_sum_90d as {{ dbt.type_float() }}) / texts_90d, 4) end as sentiment_trend,
     case when texts_30d > 0 then round(1.0 * negative_texts_30d / texts_30d, 4) end as negative_share_30d,
     case when texts_90d > 0 then round(1.0 * negative_texts_90d / texts_90d, 4) end as negative_share_90d,
     case when texts_90d > 0 then round(1.0 * positive_texts_90d / texts_90d, 4) end as positive_share_90d,
