@@ -233,3 +233,17 @@ def _ancestors(graph, key) -> set:
                 seen.add(parent)
                 todo.append(parent)
     return seen
+
+
+def test_churn_reasons_phrase_the_voice_families_in_plain_words():
+    from ml.explain import phrase
+
+    assert phrase("voice_sentiment", {"voice_sentiment_90d": -0.31, "voice_negative_share_90d": 0.6,
+                                      "voice_sentiment_trend": -0.2}) == (
+        "what the customer wrote in 90 days reads negative (mean sentiment -0.31, 60% of texts negative), souring "
+        "over the last 30 days")
+    assert phrase("voice_topics", {"voice_bug_texts_90d": 3, "voice_outage_texts_90d": 1},
+                  {"voice_outage_texts_90d": 0.4, "voice_bug_texts_90d": 0.1}) == \
+        "texts of 90 days about outage (1), bug (3)"
+    assert phrase("voice_intent", {"voice_intent_to_leave_90d": 2, "voice_competitor_mentions_90d": 1}) == \
+        "in 90 days: 2 texts about leaving, 1 competitor mentions"
