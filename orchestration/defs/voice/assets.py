@@ -39,6 +39,7 @@ def voice_text_signals(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         warehouse.store_tables(con, [TABLE], context.log.info)
     return dg.MaterializeResult(metadata={
         **stats, "dagster/row_count": stats["texts"] - stats["failed"],
-        "progress_note": f"{stats['classified']:,} distinct texts classified by {stats['model']}, "
-                         f"{stats['kept'] + stats['reused']:,} reused, {stats['failed']} failed",
+        "progress_note": f"{stats['texts']:,} texts, {stats['classified']:,} distinct ones classified by "
+                         f"{stats['model']}, {stats['kept'] + stats['reused']:,} labelled before, "
+                         f"{stats['failed']} failed",
     })
