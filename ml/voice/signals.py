@@ -100,7 +100,7 @@ def update_signals(con, classifier: Classifier) -> dict:
             c = cached.loc[t.text_hash]
             reused += 1
             lab = {k: c[k] for k in LABEL_COLUMNS}
-            ev = evidence(t.text, {**lab, "competitors": lab["competitors"]}, redactor)
+            ev = evidence(t.text, lab, redactor)  # competitors as stored (comma-joined): truthy when any
         else:
             failed += 1
             continue
