@@ -23,7 +23,7 @@ CHANNELS = ("internal_task", "email_draft", "slack")
 STAGES = ("handoff", "risk", "success", "opportunity", "churned")
 VALUES = ("churn", "expansion")  # expected value: ARR x churn probability, or expansion ARR x propensity
 SEVERITIES = ("low", "medium", "high", "critical")
-RISK_KINDS = ("churn_risk", "muda", "mura", "muri")
+RISK_KINDS = ("churn_risk", "muda", "mura", "muri", "intent_to_leave")
 COMPARISONS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
                "<=": lambda a, b: a <= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
 UNARY = ("is_true", "is_false", "is_null", "not_null")

@@ -70,7 +70,17 @@ SIGNALS: dict[str, Signal] = {s.name: s for s in [
     _s("expansion_band", "text", "ml.expansion_scores", "Expansion band: high, medium, low."),
     _s("expansion_percentile", "number", "ml.expansion_scores", "Rank of the expansion propensity (0-1)."),
     _s("score_as_of_date", "date", "ml.churn_scores", "The data day the scores describe."),
+    _s("voice_sentiment_90d", "number", "marts.fct_account_voice", "Mean sentiment of the account's texts, 90 days."),
+    _s("voice_praise_texts_90d", "number", "marts.fct_account_voice", "Texts praising the product, 90 days."),
+    _s("voice_competitor_mentions_90d", "number", "marts.fct_account_voice", "Texts naming a competitor, 90 days."),
+    _s("voice_intent_to_leave_90d", "number", "marts.fct_account_voice",
+       "Texts saying the customer considers leaving or switching, 90 days."),
+    _s("voice_quote", "text", "intermediate.int_voice_text_signals",
+       "The latest text of 90 days with intent to leave or a competitor, personal data redacted, as the customer or "
+       "CSM wrote it (untrusted: escape it wherever it is shown)."),
 ]}
+VOICE = "marts.fct_account_voice"
+VOICE_TEXTS = "intermediate.int_voice_text_signals"
 
 # Point in time wherever the marts keep history: the daily marts on the as-of day, the phase from the phase history
 # row covering it; only the handoff audit, the account's name and owner and the win-back flag are current-only.
@@ -154,6 +164,29 @@ def _plain(value, kind: str):
     return str(value)
 
 
+# What customers wrote (fct_account_voice, ml/voice): read when the voice marts exist, else the voice signals are null.
+_VOICE_SQL = f"""
+with quotes as (
+    select account_id, evidence as voice_quote
+    from {VOICE_TEXTS}
+    where (intent_to_leave or competitors <> '') and evidence is not null
+      and created_on between $as_of - 89 and $as_of
+    qualify row_number() over (partition by account_id order by created_on desc, text_id desc) = 1
+)
+select v.account_id, v.sentiment_avg_90d as voice_sentiment_90d, v.praise_texts_90d as voice_praise_texts_90d,
+       v.competitor_mentions_90d as voice_competitor_mentions_90d,
+       v.intent_to_leave_texts_90d as voice_intent_to_leave_90d, q.voice_quote
+from {VOICE} v left join quotes q using (account_id)
+where v.date_day = $as_of
+"""
+
+
+def _exists(con, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                            [schema, name]).fetchone()[0])
+
+
 def load_signals(con, as_of: date | None = None) -> tuple[date | None, list[dict]]:
     """(as-of day, one dict of plain signal values per account): every scored account and every churned one.
     (None, []) when nothing is scored yet."""
@@ -161,6 +194,9 @@ def load_signals(con, as_of: date | None = None) -> tuple[date | None, list[dict
     if as_of is None:
         return None, []
     frame = con.execute(_SQL.format(handoff_list=_HANDOFF_LIST), {"as_of": as_of}).df()
+    if _exists(con, VOICE) and _exists(con, VOICE_TEXTS):
+        voice = con.execute(_VOICE_SQL, {"as_of": as_of}).df()
+        frame = frame.merge(voice, on="account_id", how="left")
     rows = []
     for record in frame.to_dict("records"):
         row = {"account_id": str(record["account_id"])}

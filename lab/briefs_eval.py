@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from csops.llm.privacy import Redactor
 from delivery.briefs.facts import Fact, FactSheet, assemble
 from delivery.briefs.guardrails import OBEYED, URL, check_grounding, unsafe_phrases, texts
 from delivery.briefs.policy import BriefPolicy
-from delivery.briefs.privacy import Redactor
 from delivery.briefs.risks import named_risks
 from delivery.briefs.service import AuditLog, write_briefs
 from delivery.briefs.writer import Writer, build_request

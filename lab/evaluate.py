@@ -1,6 +1,7 @@
 """`csops evaluate`: a fresh generated data set -> ingest -> dbt -> train -> metrics of model vs baselines vs oracle.
 
     python -m lab.evaluate [--accounts N] [--months M] [--seed S] [--regime R] [--out DIR] [--reuse] [--skip-pit]
+                           [--without-voice]
 
 Runs the same functions as the Dagster assets (`ml.pipeline`) on its own work folder (default: a new temp folder;
 never the project's data/ or models/), prints progress, the metrics table per task and the quality bar, and returns
@@ -14,6 +15,7 @@ churners caught at a 20% review budget with a median lead time >= 60 days, ROC-A
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -23,6 +25,9 @@ from pathlib import Path
 
 from csops.settings import Settings
 from ml.config import CANDIDATES, MLConfig
+from ml.features import VOICE_FAMILIES
+from ml.voice.classify import make_classifier
+from ml.voice.signals import update_signals
 from csops.dbt import run_dbt
 from ml.leakage import check_point_in_time
 from lab.generator.regimes import REGIMES, Regime
@@ -33,6 +38,7 @@ from ml.report import metrics_table
 
 DEFAULT_ACCOUNTS, DEFAULT_MONTHS, DEFAULT_SEED = 3000, 24, 42
 DBT_MODELS = ["build", "--resource-type", "model", "--resource-type", "seed"]
+STAGING = "path:models/staging"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reuse", action="store_true", help="reuse the landing zone and warehouse already in --out")
     p.add_argument("--dbt-tests", action="store_true", help="also run the dbt tests (slower)")
     p.add_argument("--skip-pit", action="store_true", help="skip the point-in-time (leakage) check")
+    p.add_argument("--without-voice", action="store_true",
+                   help="no voice step: nothing read from customer text, neither the voice features nor the text part "
+                   "of the health score (use its own --out: a warehouse built with the voice step keeps its labels)")
     return p
 
 
@@ -59,7 +68,7 @@ class Clock:
 
 
 def prepare_warehouse(out: Path, accounts: int, months: int, seed: int, reuse: bool, dbt_tests: bool,
-                      clock: Clock, regime: str = "default") -> Path:
+                      clock: Clock, regime: str = "default", voice: bool = True) -> Path:
     from csops import contract
     from lab.generator import generate
     from csops.ingest import ingest_source
@@ -79,7 +88,14 @@ def prepare_warehouse(out: Path, accounts: int, months: int, seed: int, reuse: b
             results = ingest_source(con, landing, source)
             clock.say(f"  ingested {source}: {sum(r.rows_loaded for r in results):,} rows")
     clock.say("dbt build" + (" (models, seeds and tests)" if dbt_tests else " (models and seeds)"))
-    run_dbt(["build"] if dbt_tests else DBT_MODELS, db, out / "dbt")
+    # The pipeline's order: the staging views, the voice step (offline classifier), then every other model.
+    run_dbt(["build", "--select", STAGING] if dbt_tests else [*DBT_MODELS, "--select", STAGING], db, out / "dbt")
+    if voice:
+        with Settings.from_env().connect_warehouse(db) as con:
+            stats = update_signals(con, make_classifier(name="offline"))
+        clock.say(f"voice: {stats['texts']:,} texts, {stats['classified']:,} distinct ones classified by "
+                  f"{stats['model']}")
+    run_dbt(["build", "--exclude", STAGING] if dbt_tests else [*DBT_MODELS, "--exclude", STAGING], db, out / "dbt")
     clock.say("dbt done")
     return db
 
@@ -164,9 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     out = (args.out or Path(tempfile.mkdtemp(prefix="csops-evaluate-"))).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cfg = MLConfig.from_env()
+    if args.without_voice:
+        cfg = dataclasses.replace(cfg, excluded_feature_families=(*cfg.excluded_feature_families, *VOICE_FAMILIES))
     try:
         db = prepare_warehouse(out, args.accounts, args.months, args.seed, args.reuse, args.dbt_tests, clock,
-                               args.regime)
+                               args.regime, voice=not args.without_voice)
         # Each evaluation trains afresh: on a reused warehouse an unchanged training fingerprint would skip training.
         shutil.rmtree(out / "models", ignore_errors=True)
         registry = Registry(out / "models")
@@ -206,7 +224,7 @@ def _print_report(args, out: Path, cfg: MLConfig, results: dict, pit, clock: Clo
     print()
     accounts = Regime.parse(args.regime).accounts(args.accounts)  # small_book caps the accounts asked for
     print(f"=== csops evaluate: {accounts} accounts x {args.months} months, seed {args.seed}, "
-          f"regime {args.regime} (work folder {out}) ===")
+          f"regime {args.regime} (work folder {out}){' without the voice features' if args.without_voice else ''} ===")
     for task, (run, table, scoring) in results.items():
         plan = run.result.plan
         print()

@@ -97,6 +97,9 @@ class MLConfig:
     # risk bands: "high" = the share of the calibration slice a 10% review budget flags, "medium" = the next 10%
     band_budgets: tuple[float, float] = (0.10, 0.20)
 
+    # feature families left out of training (ml/features.py), e.g. the voice ones ("voice_sentiment", ...)
+    excluded_feature_families: tuple[str, ...] = ()
+
     # explanations and drift
     top_reasons: int = 3
     psi_warn: float = 0.10
@@ -144,7 +147,7 @@ class MLConfig:
         values = dict(overrides)
         if "lgbm_params" in values:
             values["lgbm_params"] = {**base.lgbm_params, **values["lgbm_params"]}
-        for name in ("expansion_drivers", "review_budgets", "band_budgets", "candidates"):
+        for name in ("expansion_drivers", "review_budgets", "band_budgets", "candidates", "excluded_feature_families"):
             if name in values:
                 values[name] = tuple(values[name])
         return dataclasses.replace(base, **values)

@@ -7,6 +7,7 @@ families pushing the prediction up the most are kept, and each is phrased from t
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ml.features import FEATURE_BY_NAME, LAGS
+from ml.voice.rules import VoiceRules
 
 
 def contributions(booster: lgb.Booster, frame: pd.DataFrame, features: list[str], num_threads: int = 1) -> np.ndarray:
@@ -327,7 +329,7 @@ def _health(row, _):
 
 
 HEALTH_COMPONENTS = {"usage": "usage", "adoption": "adoption (feature breadth)", "support": "support experience",
-                     "sentiment": "sentiment (NPS)", "engagement": "CSM engagement",
+                     "sentiment": "sentiment (NPS and what the customer writes)", "engagement": "CSM engagement",
                      "stakeholder": "stakeholder coverage (champion, sponsor)"}
 
 
@@ -351,6 +353,46 @@ def _unused(row, _):
     if seats is not None and cost is not None and seats > 0:
         text += f" ({_int(seats)} seats, {_money(row, cost)} a year)"
     return text
+
+
+@functools.cache
+def _voice_rules() -> VoiceRules:
+    return VoiceRules.load()  # the classifier's sentiment bands, read once
+
+
+def _voice_sentiment(row, _):
+    mean = _num(row, "voice_sentiment_90d")
+    if mean is None:
+        return "nothing written by or about the customer in 90 days"
+    rules = _voice_rules()
+    tone = "negative" if mean <= rules.negative_below else "positive" if mean >= rules.positive_above else "neutral"
+    text = f"what the customer wrote in 90 days reads {tone} (mean sentiment {mean:+.2f}"
+    negative = _num(row, "voice_negative_share_90d")
+    text += f", {_pct(negative)} of texts negative)" if negative is not None else ")"
+    trend = _num(row, "voice_sentiment_trend")
+    if trend is not None and abs(trend) >= 0.1:
+        text += f", {'souring' if trend < 0 else 'improving'} over the last 30 days"
+    return text
+
+
+VOICE_TOPICS = ("bug", "outage", "billing", "onboarding", "praise")
+
+
+def _voice_topics(row, within):
+    counts = {t: _num(row, f"voice_{t}_texts_90d") or 0 for t in VOICE_TOPICS}
+    named = sorted((t for t in counts if counts[t] > 0), key=lambda t: -abs(within.get(f"voice_{t}_texts_90d", 0)))
+    if not named:
+        return "no texts about bugs, outages, billing, onboarding or praise in 90 days"
+    return "texts of 90 days about " + ", ".join(f"{t} ({_int(counts[t])})" for t in named[:3])
+
+
+def _voice_intent(row, _):
+    leave = _num(row, "voice_intent_to_leave_90d") or 0
+    rivals = _num(row, "voice_competitor_mentions_90d") or 0
+    down = _num(row, "voice_intent_to_downgrade_90d") or 0
+    parts = [f"{_int(n)} {what}" for n, what in ((leave, "texts about leaving"), (rivals, "competitor mentions"),
+                                                 (down, "requests for fewer seats")) if n]
+    return "in 90 days: " + ", ".join(parts) if parts else "no talk of leaving, competitors or fewer seats in 90 days"
 
 
 def _segment(row, _):
@@ -409,6 +451,7 @@ PHRASES: dict[str, Callable] = {
     "ticket_volume": _ticket_volume, "urgent_tickets": _urgent, "ticket_backlog": _backlog, "csat": _csat,
     "support_load": _support_load, "nps": _nps, "csm_touch": _csm_touch, "champion": _champion,
     "sponsor": _sponsor, "health": _health, "unused_seats": _unused, "segment": _segment, "lifecycle": _lifecycle,
+    "voice_sentiment": _voice_sentiment, "voice_topics": _voice_topics, "voice_intent": _voice_intent,
     **{f"health_{c}": _health_component(c) for c in HEALTH_COMPONENTS},
     "event_types": _event_types, "usage_value": _usage_value, "usage_history": _usage_history,
     "billing_term": _billing_term,

@@ -34,8 +34,12 @@ VERSIONS = "intermediate.int_account_versions"
 PHASES = "marts.fct_account_phase_history"
 TYPE_DAILY = "intermediate.int_feature_usage_type_daily"
 CONTRACTS = "staging.stg_contracts"
+VOICE = "marts.fct_account_voice"
 REQUIRED_TABLES = (DAILY,)
-OPTIONAL_TABLES = (HEALTH, LEAN, VERSIONS, PHASES, TYPE_DAILY, CONTRACTS)
+OPTIONAL_TABLES = (HEALTH, LEAN, VERSIONS, PHASES, TYPE_DAILY, CONTRACTS, VOICE)
+# The features read from what customers write (fct_account_voice); `MLConfig.excluded_feature_families` can leave
+# them out (`csops evaluate --without-voice` measures the model without them).
+VOICE_FAMILIES = ("voice_sentiment", "voice_topics", "voice_intent")
 LAGS = (30, 60, 90)
 EVENT_TYPE_SLOTS = 5
 
@@ -47,7 +51,7 @@ USAGE_CATEGORIES = ("core", "reporting", "automation", "integration", "collabora
 class Feature:
     name: str
     family: str  # explanations group contributions by family and phrase the family once
-    sql: str  # expression over the aliases d (day D), d30/d60/d90, h (health D), h30/h60/h90, w (lean), v, p
+    sql: str  # expression over the aliases d (day D), d30/d60/d90, h (health D), h30/h60/h90, w (lean), v, p, t
     description: str
     source: str = DAILY  # the table the expression needs; NULL when it is missing
 
@@ -140,6 +144,24 @@ def _features() -> list[Feature]:
     add(Feature("unused_seat_share", "unused_seats", "w.unused_seat_share", "licensed seats unused in 30 days",
                 LEAN))
     add(Feature("muri_score", "support_load", "w.muri_score", "support overburden score (0-100)", LEAN))
+    # voice of the customer: texts written on or before the day (fct_account_voice is point in time)
+    add(Feature("voice_sentiment_30d", "voice_sentiment", "t.sentiment_avg_30d",
+                "mean sentiment of the account's texts in 30 days (-1..1)", VOICE))
+    add(Feature("voice_sentiment_90d", "voice_sentiment", "t.sentiment_avg_90d",
+                "mean sentiment of the account's texts in 90 days (-1..1)", VOICE))
+    add(Feature("voice_sentiment_trend", "voice_sentiment", "t.sentiment_trend",
+                "30-day minus 90-day mean sentiment", VOICE))
+    add(Feature("voice_negative_share_90d", "voice_sentiment", "t.negative_share_90d",
+                "share of negative texts in 90 days", VOICE))
+    for topic in ("bug", "outage", "billing", "onboarding", "praise"):
+        add(Feature(f"voice_{topic}_texts_90d", "voice_topics", f"t.{topic}_texts_90d",
+                    f"texts about `{topic}` in 90 days", VOICE))
+    add(Feature("voice_competitor_mentions_90d", "voice_intent", "t.competitor_mentions_90d",
+                "texts naming a competitor in 90 days", VOICE))
+    add(Feature("voice_intent_to_leave_90d", "voice_intent", "t.intent_to_leave_texts_90d",
+                "texts saying the customer considers leaving in 90 days", VOICE))
+    add(Feature("voice_intent_to_downgrade_90d", "voice_intent", "t.intent_to_downgrade_texts_90d",
+                "texts asking for fewer seats in 90 days", VOICE))
     # CRM and lifecycle
     add(Feature("segment_code", "segment",
                 "case lower(v.segment) " + " ".join(f"when '{k}' then {c}" for k, c in SEGMENT_CODES.items())
@@ -260,14 +282,14 @@ def snapshot_dates(start: date, as_of: date, cadence_days: int, warmup_days: int
 
 
 _ALIAS_TABLE = {"d": DAILY, **{f"d{k}": DAILY for k in LAGS}, "h": HEALTH, **{f"h{k}": HEALTH for k in LAGS},
-                "w": LEAN, "v": VERSIONS, "p": PHASES}
+                "w": LEAN, "v": VERSIONS, "p": PHASES, "t": VOICE}
 
 
 def missing_mart_columns(con: duckdb.DuckDBPyConnection, present: set[str]) -> dict[str, list[str]]:
     """Columns the feature SQL reads that the marts do not have (a renamed or dropped mart column)."""
     needed: dict[str, set[str]] = {}
     for sql in [f.sql for f in FEATURES] + [c[1] for c in _CONTEXT]:
-        for alias, column in re.findall(r"\b(d|d30|d60|d90|h|h30|h60|h90|w|v|p)\.([a-z_0-9]+)", sql):
+        for alias, column in re.findall(r"\b(d|d30|d60|d90|h|h30|h60|h90|w|v|p|t)\.([a-z_0-9]+)", sql):
             needed.setdefault(_ALIAS_TABLE[alias], set()).add(column)
     needed.setdefault(VERSIONS, set()).update({"account_id", "valid_from_date", "valid_to_date"})
     needed.setdefault(PHASES, set()).update({"account_id", "valid_from_date", "valid_to_date"})
@@ -389,6 +411,8 @@ def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
         joins += [on_days(HEALTH, "h")] + [on_days(HEALTH, f"h{k}", k) for k in LAGS]
     if LEAN in present:
         joins.append(on_days(LEAN, "w"))
+    if VOICE in present:
+        joins.append(on_days(VOICE, "t"))
     if VERSIONS in present:
         joins.append(f"left join {VERSIONS} as v on v.account_id = d.account_id "
                      "and d.date_day >= v.valid_from_date and d.date_day < v.valid_to_date")

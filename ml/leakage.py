@@ -40,7 +40,8 @@ from ml.features import CONTEXT_COLUMNS, FEATURE_NAMES, build_feature_frame, dat
 from ml.pipeline import EVENT_TYPES_TABLE, AsOf, read_event_types
 
 PIT_SELECTION = ["+fct_account_daily", "+fct_account_health", "+fct_lean_waste", "+fct_account_phase_history",
-                 "+int_account_versions", "+int_feature_usage_type_daily"]
+                 "+int_account_versions", "+int_feature_usage_type_daily", "+fct_account_voice"]
+VOICE_SIGNALS = "ml.voice_text_signals"
 BANNED_WORDS = ("churn", "notice", "outcome", "renewed", "next_contract", "contract_status", "is_current", "status",
                 "label", "future")
 # where each source's rows are dated (rows after the cut-off are dropped) and its entity key
@@ -171,6 +172,9 @@ def build_truncated_raw(con: duckdb.DuckDBPyConnection, target: Path, cutoff: da
         import pyarrow as pa
 
         frames["accounts"] = pa.concat_tables([frames["accounts"], extra])
+    # The voice step's labels of the texts written by the cut-off (a label depends on its text alone).
+    voice = _arrow(con, f"select * from {VOICE_SIGNALS} where created_on <= date '{cutoff}' and account_id in "
+                        "(select unnest($accounts::varchar[]))", accounts) if table_exists(con, VOICE_SIGNALS) else None
     with duckdb.connect(str(target)) as out:
         for source in contract.SOURCE_NAMES:
             tables.ensure_raw_tables(out, source)
@@ -178,6 +182,10 @@ def build_truncated_raw(con: duckdb.DuckDBPyConnection, target: Path, cutoff: da
                 data = frames[source]  # noqa: F841 (read by DuckDB by name)
                 out.execute(f"insert into {tables.raw_table(source)} select * from data")
                 counts[source] = frames[source].num_rows
+        if voice is not None:
+            out.execute("create schema if not exists ml")
+            out.execute(f"create table {VOICE_SIGNALS} as select * from voice")
+            counts["voice_text_signals"] = voice.num_rows
     return counts
 
 

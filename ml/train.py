@@ -23,7 +23,7 @@ from ml.baselines import health_score_risk
 from ml.calibration import Calibrator
 from ml.candidates import LABELS, CannotFit, Scorer, fit_candidate, lgbm_params
 from ml.config import CANDIDATES, MLConfig
-from ml.features import CATEGORICAL_FEATURES, FEATURE_NAMES
+from ml.features import CATEGORICAL_FEATURES, FEATURE_BY_NAME, FEATURE_NAMES
 from ml.metrics import evaluate_scores
 from ml.selection import CandidateRun, Selection, backtest_candidate, choose, fold_rows, reliability_table
 from ml.split import HISTORY, BacktestPlan, NotEnoughHistory, backtest_plan
@@ -93,7 +93,8 @@ def risk_band(probabilities, thresholds: dict) -> np.ndarray:
 
 
 def fit_task(training_set: pd.DataFrame, task: str, cfg: MLConfig, features: list[str] | None = None) -> TaskResult:
-    features = list(features or FEATURE_NAMES)
+    features = list(features or [f for f in FEATURE_NAMES
+                                 if FEATURE_BY_NAME[f].family not in cfg.excluded_feature_families])
     known = training_set[training_set["label_known"]].reset_index(drop=True)
     result = TaskResult(task=task, status="not_trained", reasons=[], features=features, params=lgbm_params(cfg))
     if known.empty:

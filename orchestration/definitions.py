@@ -25,8 +25,9 @@ def defs() -> dg.Definitions:
     from orchestration.defs.serving import assets as serving_assets
     from orchestration.defs.transform import checks as transform_checks
     from orchestration.defs.transform import dbt as transform_dbt
+    from orchestration.defs.voice import assets as voice_assets
 
-    modules = [ingest_assets, transform_dbt, transform_checks, ml_assets, ml_checks, agent_assets, agent_checks,
+    modules = [ingest_assets, transform_dbt, transform_checks, voice_assets, ml_assets, ml_checks, agent_assets, agent_checks,
                briefs_assets, reports_assets, serving_assets]
     return dg.Definitions.merge(
         dg.Definitions(

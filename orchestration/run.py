@@ -22,7 +22,7 @@ from orchestration.lib.recovery import interruptible_waits, process_tags
 
 PIPELINE_JOB = "csops_pipeline"
 # Asset groups -> the stage a person reads them as; groups not listed are their own stage.
-STAGES = {"raw": "ingest", "staging": "transform", "intermediate": "transform", "marts": "transform",
+STAGES = {"raw": "ingest", "intermediate": "transform", "marts": "transform",
           "seeds": "transform", "default": "transform"}
 # Integer metadata summed per stage, with the words it is printed with.
 COUNTED = {"new_batches": "new batches", "rows_loaded_this_run": "rows loaded",

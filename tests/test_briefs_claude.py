@@ -10,8 +10,8 @@ import re
 
 import pytest
 
+from csops.llm.privacy import Redactor
 from delivery.briefs.policy import BriefPolicy
-from delivery.briefs.privacy import Redactor
 from delivery.briefs.service import AuditLog, write_briefs
 from delivery.briefs.writer import ClaudeWriter, OfflineWriter
 from lab.briefs_eval import CONTACTS, Case, HEALTHY, cases, check_cases_consistent, evaluate

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from csops.llm.privacy import Redactor
 from delivery.briefs.facts import AgentInputs, Fact, assemble
 from delivery.briefs.guardrails import check_grounding, check_injection, check_privacy, check_safety, unsafe_phrases
 from delivery.briefs.policy import BriefPolicy
-from delivery.briefs.privacy import Redactor
 from delivery.briefs.service import needed_kinds
 from delivery.briefs.writer import KINDS, OfflineWriter
 from lab.briefs_eval import HEALTHY, Case

@@ -234,10 +234,10 @@ def test_every_table_and_view_equals_the_duckdb_build(builds):
 
 def test_the_pipeline_runs_on_snowflake(builds, dbt_manifest, monkeypatch):
     """The pipeline's steps as Dagster runs them on the `snowflake` target, in one run: the raw assets (nothing new to
-    publish), `csops_dbt_models` with the dbt resource's target `snowflake` (a third, incremental build) and the
+    publish), the two dbt steps with the dbt resource's target `snowflake` (a third, incremental build) and the
     feature table's Great Expectations gate; every model materialized, every check passes."""
     from orchestration.lib.dbt_project import CsopsDbtCliResource, csops_dbt_project
-    from orchestration.defs.transform.dbt import csops_dbt_models
+    from orchestration.defs.transform.dbt import csops_dbt_models, csops_dbt_staging
     from orchestration.defs.transform.checks import fct_account_daily_expectations
 
     monkeypatch.setenv(*TRANSIENT_TMP_RELATION)
@@ -245,7 +245,8 @@ def test_the_pipeline_runs_on_snowflake(builds, dbt_manifest, monkeypatch):
     dbt = CsopsDbtCliResource(project_dir=csops_dbt_project, target="snowflake",
                               profiles_dir=str(builds.profiles_dir), dbt_executable=dbt_executable())
     result = materialize_on_snowflake(builds.staged, builds.landing, builds.server,
-                                      [csops_dbt_models, fct_account_daily_expectations], dbt=dbt)
+                                      [csops_dbt_staging, csops_dbt_models, fct_account_daily_expectations],
+                                      dbt=dbt)
     assert result.success
     assert raw_rows_in_emulator(builds.connection) == before
     models_and_seeds = {n for n in builds.reference_statuses if n.startswith(("model.", "seed."))}

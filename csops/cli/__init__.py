@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from lab.evaluate import main as evaluate_main
 
         return evaluate_main(argv[1:])
+    if argv[:1] == ["eval-voice"]:  # so does eval-voice
+        from lab.voice_eval import main as eval_voice_main
+
+        return eval_voice_main(argv[1:])
     args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -27,6 +27,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     generate.set_defaults(handler=_generate_command)
     # Listed for --help only: main() hands `evaluate` and its own options to lab.evaluate.
     commands.add_parser("evaluate", help="train and evaluate the models on a fresh generated set (`csops evaluate --help`)")
+    commands.add_parser("eval-voice", help="voice classifiers vs the generator's truth on a held-out set "
+                        "(`csops eval-voice --help`)")
     bench = commands.add_parser("bench", help="measure every stage against physical baselines (docs/benchmarks.md)")
     add_bench_arguments(bench)
     bench.set_defaults(handler=_bench_command)

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from delivery.briefs.privacy import Redactor
+from csops.llm.privacy import Redactor
 from delivery.briefs.risks import RISKS
 
 TEXT_LIMIT = 400  # characters of one customer text kept (a ticket body can be long)

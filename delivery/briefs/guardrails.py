@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from csops.llm.privacy import Redactor
 from delivery.briefs.facts import Fact, FactSheet
-from delivery.briefs.privacy import Redactor
 from delivery.briefs.risks import RISKS, band_statements, named_risks
 
 

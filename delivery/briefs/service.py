@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from csops.llm.client import USAGE_FIELDS
+from csops.llm.privacy import Redactor
 from delivery.briefs.facts import FactSheet
 from delivery.briefs.guardrails import Verdict, check_output
 from delivery.briefs.policy import BriefPolicy
-from delivery.briefs.privacy import Redactor
-from delivery.briefs.writer import KINDS, PROMPTS, USAGE_FIELDS, ClaudeWriter, Generation, OfflineWriter, Writer
+from delivery.briefs.writer import KINDS, PROMPTS, ClaudeWriter, Generation, OfflineWriter, Writer
 
 TABLE = "delivery.briefs"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from csops.llm.privacy import Redactor
 from delivery.briefs.facts import AgentInputs, build_fact_sheets, known_names
 from delivery.briefs.policy import BriefPolicy
-from delivery.briefs.privacy import Redactor
 from delivery.briefs.service import TABLE, AuditLog, RunResult, Writer, needed_kinds, write_briefs
 
 COLUMNS = {

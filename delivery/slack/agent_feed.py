@@ -26,6 +26,8 @@ def message(alert: Alert, plan: Plan | None) -> AlertMessage:
     signals = alert.evidence.get("signals", {})
     days = signals.get("days_to_renewal")
     reasons = tuple(signals.get("churn_reasons") or ()) or (f"{alert.kind.replace('_', ' ')} ({alert.playbook})",)
+    if signals.get("voice_quote"):  # customer-written: escaped with every reason by the blocks (delivery/slack)
+        reasons = (f"Customer wrote: \u201c{signals['voice_quote']}\u201d", *reasons)
     return AlertMessage(
         alert_id=str(alert.id), dedup_key=alert.dedup_key, account_id=alert.account_id,
         account_name=signals.get("account_name") or alert.account_id, arr=float(signals.get("active_arr") or 0),

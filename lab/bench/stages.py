@@ -217,7 +217,7 @@ def _run_summary(instance, result) -> dict:
     """Outcome, check results and per-step durations of one Dagster run, from the instance's event log."""
     import dagster as dg
 
-    from orchestration.defs.transform.dbt import csops_dbt_models
+    from orchestration.defs.transform.dbt import csops_dbt_models, csops_dbt_staging
     from orchestration.run import failed_checks
 
     steps, started = {}, {}
@@ -233,8 +233,16 @@ def _run_summary(instance, result) -> dict:
             "seconds": stats.end_time - stats.start_time, "steps_seconds": sum(steps.values()),
             "steps": dict(sorted(steps.items(), key=lambda item: -item[1])),
             "checks": len(evaluations), "failed_checks": failed_checks(result, "ERROR"),
-            "warned_checks": failed_checks(result, "WARN"), "dbt_step_seconds": steps.get(csops_dbt_models.op.name),
-            "dbt_elapsed_seconds": _dbt_elapsed(result.run_id, csops_dbt_models.op.name)}
+            "warned_checks": failed_checks(result, "WARN"), **_dbt_times(result.run_id, steps,
+                                                                         [csops_dbt_staging, csops_dbt_models])}
+
+
+def _dbt_times(run_id: str, steps: dict, definitions: list) -> dict:
+    """The run's dbt steps (staging views, then every other model) together: Dagster's step time and dbt's clock."""
+    names = [d.op.name for d in definitions]
+    step = [steps[n] for n in names if n in steps]
+    elapsed = [e for e in (_dbt_elapsed(run_id, n) for n in names) if e is not None]
+    return {"dbt_step_seconds": sum(step) if step else None, "dbt_elapsed_seconds": sum(elapsed) if elapsed else None}
 
 
 def _timed(phases: dict, name: str, call):

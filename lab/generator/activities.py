@@ -93,6 +93,7 @@ def build(acc: Accounts, cal: Calendar, sim: SimResult, rng: np.random.Generator
         "ACT", pc.utf8_lpad(pc.cast(pa.array(np.arange(1, n + 1)), pa.string()), 9, "0"), "")
     notes, pii, inj = text.sprinkle(rng, notes, acc.domains.take(pa.array(a)))
     flags.add("activities", "activity_id", ids, "notes", pii, inj)
+    flags.label("activities", ids, "notes", notes, *text.activity_labels(cause, sentiment))
     owner_idx = np.where((acc.csm_change_day[a] >= 0) & (d >= acc.csm_change_day[a]), acc.csm_new[a], acc.csm[a])
     table = pa.table({
         "activity_id": ids,

@@ -67,11 +67,15 @@ def build(acc: Accounts, cal: Calendar, sim: SimResult, base: ContactBase, conta
     score = np.concatenate([nps, csat.score])[order]
     crow = np.concatenate([nc, csat.contact_row])[order]
     comment = pa.concat_arrays([nps_comment, csat_comment]).take(pa.array(order))
+    (nps_s, nps_t), (csat_s, csat_t) = text.nps_labels(bucket, cause), text.csat_labels(csat.score)
+    truth_sentiment = np.concatenate([nps_s, csat_s])[order]
+    truth_topic = np.concatenate([nps_t, csat_t])[order]
     a, tot = a[order], tot[order]
     ids = pc.binary_join_element_wise("R", pc.utf8_lpad(pc.cast(pa.array(np.arange(1, n + 1)), pa.string()), 9, "0"),
                                       "")
     comment, pii, inj = text.sprinkle(rng, comment, acc.domains.take(pa.array(a)))
     flags.add("survey_responses", "response_id", ids, "comment", pii, inj)
+    flags.label("survey_responses", ids, "comment", comment, truth_sentiment, truth_topic)
     use_off = rng.random(n) < 0.04
     table = pa.table({
         "response_id": ids,

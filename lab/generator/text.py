@@ -367,6 +367,46 @@ def activity_notes(rng: np.random.Generator, type_idx: np.ndarray, cause: np.nda
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# What a voice classifier should read in each text (truth for `csops eval-voice`): a sentiment and a primary topic
+# in the vocabulary of ml/voice/voice.yaml ("other" where the template names no topic)
+
+TICKET_TOPIC = {"bug": "bug", "how_to": "onboarding", "billing": "billing", "performance": "performance",
+                "integration": "integration", "access": "access"}
+CAUSE_TOPIC = {"none": "other", "positive": "praise", "expansion": "praise", "low_usage": "adoption",
+               "support": "support", "outage": "outage", "price": "billing", "onboarding": "onboarding",
+               "competitor": "competition", "champion_left": "relationship", "reorg": "relationship"}
+NEGATIVE_CAUSES = ("low_usage", "support", "outage", "price", "onboarding", "competitor", "champion_left", "reorg")
+
+
+def ticket_labels(category: np.ndarray, sentiment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sentiment, topic) of a ticket's subject and body: calm tickets are neutral, the others negative."""
+    topic = np.array([TICKET_TOPIC[c] for c in TICKET_CATEGORIES])[category]
+    return np.where(np.asarray(sentiment) == 0, "neutral", "negative"), topic
+
+
+def nps_labels(bucket: np.ndarray, cause: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Promoters positive, passives neutral, detractors negative; the topic of the template group actually used."""
+    groups = nps_comment_group(bucket, cause)
+    group_cause = np.array([CAUSE_TOPIC[c] for _b, c in NPS_COMMENT.keys])[groups]
+    promoter_generic = groups == NPS_COMMENT.index(("promoter", "none"))
+    topic = np.where(promoter_generic, "praise", group_cause)
+    return np.array(["positive", "neutral", "negative"])[bucket], topic
+
+
+def csat_labels(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    score = np.asarray(score)
+    sentiment = np.where(score <= 2, "negative", np.where(score == 3, "neutral", "positive"))
+    return sentiment, np.full(len(score), "support")
+
+
+def activity_labels(cause: np.ndarray, sentiment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    names = np.array(CAUSES)[cause]
+    out = np.where(np.isin(names, ("positive", "expansion")), "positive",
+                   np.where(np.isin(names, NEGATIVE_CAUSES) | (np.asarray(sentiment) > 0), "negative", "neutral"))
+    return out, np.array([CAUSE_TOPIC[c] for c in CAUSES])[cause]
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Sales-to-CS handoffs
 
 SUCCESS_CRITERIA = Bank([[

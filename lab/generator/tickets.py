@@ -96,6 +96,9 @@ def build(acc: Accounts, cal: Calendar, sim: SimResult, base: ContactBase, conta
     body, p2, i2 = text.sprinkle(rng, body, dom, pii_rate=0.06, injection_rate=0.008)
     flags.add("support_tickets", "ticket_id", ids, "subject", p1, i1)
     flags.add("support_tickets", "ticket_id", ids, "body", p2, i2)
+    truth_sentiment, truth_topic = text.ticket_labels(category, sentiment)
+    flags.label("support_tickets", ids, "subject", subject, truth_sentiment, truth_topic)
+    flags.label("support_tickets", ids, "body", body, truth_sentiment, truth_topic)
 
     off = acc.tz_offset_min[a]
     use_off = rng.random(n) < 0.04

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .accounts import ARCHETYPES, SEGMENTS, Accounts
@@ -24,7 +25,19 @@ class TextFlags:
 
     def __init__(self) -> None:
         self.parts: list[pa.Table] = []
+        self.labels: list[pa.Table] = []
         self.summary: dict[str, dict[str, int]] = {}
+
+    def label(self, source: str, keys: pa.Array, field: str, texts: pa.Array, sentiment: np.ndarray,
+              topic: np.ndarray) -> None:
+        """The sentiment and primary topic each non-null text was written with (`_truth/text_labels.parquet`)."""
+        valid = ~np.asarray(texts.is_null().to_numpy(zero_copy_only=False))
+        idx = pa.array(np.nonzero(valid)[0])
+        self.labels.append(pa.table({
+            "text_id": pc.binary_join_element_wise(pa.scalar(source), keys.take(idx), pa.scalar(field), ":"),
+            "text": texts.take(idx), "sentiment": pa.array(np.asarray(sentiment)[valid].tolist(), pa.string()),
+            "topic": pa.array(np.asarray(topic)[valid].tolist(), pa.string()),
+        }))
 
     def add(self, source: str, key_column: str, keys: pa.Array, field: str, pii: np.ndarray, inj: np.ndarray) -> None:
         name = f"{source}.{field}"
@@ -196,6 +209,8 @@ def write_truth(out: Path, acc: Accounts, cal: Calendar, sim: SimResult, hp: Han
             writer.close()
 
     pq.write_table(flags.table(), tdir / "text_flags.parquet", **opts)
+    if flags.labels:
+        pq.write_table(pa.concat_tables(flags.labels), tdir / "text_labels.parquet", **opts)
     with open(tdir / "defects.json", "w") as fh:
         json.dump(defects_report, fh, indent=2, sort_keys=True)
     return {"state_file": state_name, "state_granularity": "daily" if daily else "weekly",

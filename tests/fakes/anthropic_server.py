@@ -3,7 +3,8 @@ POST /v1/messages and the Message Batches endpoints. Responses are scripted: a q
 request, then a default responder; every request received is recorded (path, headers, JSON body).
 
 A step is a dict: {"status": 429|529|500|..., "retry_after_ms": 5} for an error, {"delay": seconds} to answer late
-(a client timeout), {"tool_input": {...}} for a write_brief answer, or a callable(body) returning one of these.
+(a client timeout), {"tool_input": {...}} for an answer calling the tool the request forces (write_brief,
+label_texts), or a callable(body) returning one of these.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: "
                500: "api_error", 502: "api_error", 503: "api_error", 529: "overloaded_error"}
 
 
-def tool_message(tool_input: dict, model: str = "claude-test", usage: dict | None = None) -> dict:
+def tool_message(tool_input: dict, model: str = "claude-test", usage: dict | None = None,
+                 tool_name: str = "write_brief") -> dict:
     return {
         "id": f"msg_{uuid.uuid4().hex[:12]}", "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:12]}", "name": "write_brief",
+        "content": [{"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:12]}", "name": tool_name,
                      "input": tool_input}],
         "stop_reason": "tool_use", "stop_sequence": None,
         "usage": usage or {"input_tokens": 1200, "output_tokens": 400, "cache_creation_input_tokens": 0,
@@ -71,13 +73,15 @@ class FakeAnthropic:
             return {"status": 500}
         return step(body) if callable(step) else step
 
-    def _answer(self, step: dict, model: str) -> tuple[int, dict, dict]:
+    def _answer(self, step: dict, body: dict) -> tuple[int, dict, dict]:
         if "status" in step:
             headers = {"retry-after-ms": str(step.get("retry_after_ms", 5))}
             status = step["status"]
             return status, headers, {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"),
                                                                 "message": f"scripted {status}"}}
-        return 200, {}, tool_message(step["tool_input"], model, step.get("usage"))
+        # The forced tool the request names (write_brief for briefs, label_texts for the voice classifier).
+        tool = (body.get("tool_choice") or {}).get("name", "write_brief")
+        return 200, {}, tool_message(step["tool_input"], body.get("model", ""), step.get("usage"), tool)
 
     def _handler(self):
         fake = self
@@ -112,13 +116,13 @@ class FakeAnthropic:
                     if "delay" in step:
                         time.sleep(step["delay"])
                         step = {k: v for k, v in step.items() if k != "delay"} or {"status": 500}
-                    status, headers, payload = fake._answer(step, body.get("model", ""))
+                    status, headers, payload = fake._answer(step, body)
                     self._send(status, payload, headers)
                 elif path == "/v1/messages/batches":
                     batch_id = f"msgbatch_{uuid.uuid4().hex[:10]}"
                     results = []
                     for item in body["requests"]:
-                        status, _h, payload = fake._answer(fake._next(item["params"]), item["params"]["model"])
+                        status, _h, payload = fake._answer(fake._next(item["params"]), item["params"])
                         result = {"type": "succeeded", "message": payload} if status == 200 else \
                             {"type": "errored", "error": payload}
                         results.append({"custom_id": item["custom_id"], "result": result})

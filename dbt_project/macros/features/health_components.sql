@@ -71,16 +71,22 @@
             (csops_scale('csat_avg_90d', n(p, 'support', 'csat_zero_at'), n(p, 'support', 'csat_full_at')), 1),
         ]) }} end
     {%- elif component == 'sentiment' -%}
-        case
-            when has_survey_data and latest_nps_score is not null
-                and days_since_latest_nps <= {{ n(p, 'sentiment', 'missing_after_days') }}
-            then {{ csops_weighted_mean([
-                (csops_scale('latest_nps_score', n(p, 'sentiment', 'nps_zero_at'), n(p, 'sentiment', 'nps_full_at')),
-                    1.0 - (n(p, 'sentiment', 'trend_weight') | float)),
-                (csops_scale('nps_trend', n(p, 'sentiment', 'trend_zero_at'), n(p, 'sentiment', 'trend_full_at')),
-                    n(p, 'sentiment', 'trend_weight')),
-            ]) }}
-        end
+        {#- NPS (and its trend) while an answer is recent, and the sentiment of what the account's people wrote in 90
+            days (ml/voice) once there are enough texts; either alone when the other is missing, null when both are. -#}
+        {%- set text_weight = n(p, 'sentiment', 'text_weight') | float -%}
+        {%- set nps_known = 'has_survey_data and latest_nps_score is not null and days_since_latest_nps <= '
+            ~ n(p, 'sentiment', 'missing_after_days') -%}
+        {{ csops_weighted_mean([
+            ('case when ' ~ nps_known ~ ' then ' ~ csops_scale('latest_nps_score', n(p, 'sentiment', 'nps_zero_at'),
+                n(p, 'sentiment', 'nps_full_at')) ~ ' end',
+                (1.0 - (n(p, 'sentiment', 'trend_weight') | float)) * (1.0 - text_weight)),
+            ('case when ' ~ nps_known ~ ' then ' ~ csops_scale('nps_trend', n(p, 'sentiment', 'trend_zero_at'),
+                n(p, 'sentiment', 'trend_full_at')) ~ ' end',
+                (n(p, 'sentiment', 'trend_weight') | float) * (1.0 - text_weight)),
+            ('case when voice_texts_90d >= ' ~ n(p, 'sentiment', 'text_min_texts') ~ ' then '
+                ~ csops_scale('voice_sentiment_90d', n(p, 'sentiment', 'text_zero_at'), n(p, 'sentiment', 'text_full_at'))
+                ~ ' end', text_weight),
+        ]) }}
     {%- elif component == 'engagement' -%}
         {#- Never touched counts as the worst recency: the activity source has data, so silence is a signal. -#}
         case when has_engagement_data then {{ csops_weighted_mean([

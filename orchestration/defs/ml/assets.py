@@ -29,6 +29,7 @@ FEATURE_SOURCES = [
     HEALTH,
     dg.AssetKey(["marts", "fct_lean_waste"]),
     dg.AssetKey(["marts", "fct_account_phase_history"]),
+    dg.AssetKey(["marts", "fct_account_voice"]),
     dg.AssetKey(["intermediate", "int_account_versions"]),
     dg.AssetKey(["intermediate", "int_feature_usage_type_daily"]),
     dg.AssetKey(["staging", "stg_contracts"]),

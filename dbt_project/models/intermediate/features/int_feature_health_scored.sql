@@ -19,7 +19,8 @@
     sum to the score. Stored, so fct_account_health can look 7 and 30 days back without recomputing it.
 
     Incremental: `inputs_hash` hashes everything a row is computed from (its fct_account_daily row, the account's
-    segment, the first key-value event date, and the text of the scoring SQL below, which holds `csops_health`), and a
+    segment, the first key-value event date, its fct_account_voice sentiment, and the text of the scoring SQL below,
+    which holds `csops_health`), and a
     run scores only the rows whose hash changed. Rows whose fct_account_daily row is gone are deleted.
 -#}
 
@@ -132,14 +133,20 @@ inputs as (
     select
         daily.*,
         {{- derived_inputs_sql }},
+        voice.sentiment_avg_90d as voice_sentiment_90d,
+        voice.texts_90d as voice_texts_90d,
         {{ csops_row_hash('daily', [
-            'accounts.segment', 'bounds.first_key_value_event_date',
+            'accounts.segment', 'bounds.first_key_value_event_date', 'voice.sentiment_avg_90d', 'voice.texts_90d',
             csops_sql_string(local_md5(derived_inputs_sql ~ scoring_sql)),
         ]) }} as inputs_hash
     from {{ ref('fct_account_daily') }} as daily
     cross join bounds
     left join {{ ref('stg_accounts') }} as accounts
         on daily.account_id = accounts.account_id
+    -- What customers wrote in 90 days (ml/voice), part of the sentiment component.
+    left join {{ ref('fct_account_voice') }} as voice
+        on daily.account_id = voice.account_id
+        and daily.date_day = voice.date_day
 
 ),
 

@@ -1,0 +1,124 @@
+"""The text-signals table `ml.voice_text_signals`: one row per customer text with its labels and the model that
+produced them, kept up to date incrementally.
+
+The table is its own cache: a text whose hash and classifier are unchanged keeps its row; a new or edited text whose
+hash another row already has (same classifier) copies that row's labels; only the remaining distinct texts are sent
+to the classifier. Rows of texts that left staging are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from csops.llm.privacy import Redactor
+from ml.voice.classify import Classifier
+
+TABLE = "ml.voice_text_signals"
+EVIDENCE_CHARS = 280
+LABEL_COLUMNS = ("sentiment", "sentiment_score", "topics", "primary_topic", "competitors", "intent_to_leave",
+                 "intent_to_downgrade", "feedback_kind", "feedback_area")
+
+# Every text column customers (or CSMs about customers) write, with the day it was written.
+TEXTS_SQL = """
+select 'support_tickets' as source, ticket_id as source_id, 'subject' as field, account_id,
+       opened_on as created_on, subject as text
+from staging.stg_support_tickets
+union all
+select 'support_tickets', ticket_id, 'body', account_id, opened_on, body from staging.stg_support_tickets
+union all
+select 'survey_responses', response_id, 'comment', account_id, responded_on, comment
+from staging.stg_survey_responses
+union all
+select 'activities', activity_id, 'notes', account_id, occurred_on, notes from staging.stg_activities
+union all
+select 'handoffs', opportunity_id, 'notes', account_id, cast(opportunity_closed_at as date), notes
+from staging.stg_handoffs
+"""
+
+SCHEMA = """
+create table if not exists ml.voice_text_signals (
+    text_id varchar, source varchar, source_id varchar, field varchar, account_id varchar, created_on date,
+    text_hash varchar, model varchar, sentiment varchar, sentiment_score double, topics varchar,
+    primary_topic varchar, competitors varchar, intent_to_leave boolean, intent_to_downgrade boolean,
+    feedback_kind varchar, feedback_area varchar, evidence varchar, classified_at timestamp
+)
+"""
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def load_texts(con) -> pd.DataFrame:
+    df = con.execute(f"select * from ({TEXTS_SQL}) where text is not null and trim(text) <> ''").df()
+    df["text_id"] = df["source"] + ":" + df["source_id"].astype(str) + ":" + df["field"]
+    # A source row seen in two batches is one text (its latest version).
+    df = df.drop_duplicates("text_id", keep="last").reset_index(drop=True)
+    df["text_hash"] = [text_hash(t) for t in df["text"]]
+    return df
+
+
+def evidence(text: str, label: dict, redactor: Redactor) -> str | None:
+    """A redacted quote, kept only where a mart or an alert shows it (leaving, competitors, product feedback)."""
+    if not (label["intent_to_leave"] or label["intent_to_downgrade"] or label["competitors"]
+            or label["feedback_kind"]):
+        return None
+    quote = " ".join(redactor.redact(text).text.split())
+    return quote if len(quote) <= EVIDENCE_CHARS else quote[: EVIDENCE_CHARS - 1] + "…"
+
+
+def _row_labels(label: dict) -> dict:
+    out = {k: label[k] for k in LABEL_COLUMNS}
+    out["topics"] = ",".join(label["topics"])
+    out["competitors"] = ",".join(label["competitors"])
+    return out
+
+
+def update_signals(con, classifier: Classifier) -> dict:
+    """Bring `ml.voice_text_signals` up to date with staging; returns what was done."""
+    con.execute("create schema if not exists ml")
+    con.execute(SCHEMA)
+    texts = load_texts(con)
+    old = con.execute("select * from ml.voice_text_signals where model = ?", [classifier.model]).df()
+    keep = old.merge(texts[["text_id", "text_hash"]], on=["text_id", "text_hash"])
+    todo = texts[~texts["text_id"].isin(keep["text_id"])]
+    cached = old.drop_duplicates("text_hash").set_index("text_hash")
+    fresh = todo[~todo["text_hash"].isin(cached.index)].drop_duplicates("text_hash")
+    labels = classifier.classify(fresh["text"].tolist())
+    new_labels = {h: lab for h, lab in zip(fresh["text_hash"], labels) if "error" not in lab}
+    redactor = Redactor()
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows, failed, reused = [], 0, 0
+    for t in todo.itertuples(index=False):
+        if t.text_hash in new_labels:
+            lab = _row_labels(new_labels[t.text_hash])
+            ev = evidence(t.text, new_labels[t.text_hash], redactor)
+        elif t.text_hash in cached.index:
+            c = cached.loc[t.text_hash]
+            reused += 1
+            lab = {k: c[k] for k in LABEL_COLUMNS}
+            ev = evidence(t.text, lab, redactor)  # competitors as stored (comma-joined): truthy when any
+        else:
+            failed += 1
+            continue
+        rows.append({"text_id": t.text_id, "source": t.source, "source_id": str(t.source_id), "field": t.field,
+                     "account_id": t.account_id, "created_on": t.created_on, "text_hash": t.text_hash,
+                     "model": classifier.model, **lab, "evidence": ev, "classified_at": now})
+    new = pd.DataFrame(rows, columns=keep.columns)
+    out = pd.concat([keep, new], ignore_index=True) if len(new) else keep
+    con.register("voice_new_rows", out)
+    try:  # into the declared columns, so a column pandas holds only nulls of keeps its type
+        con.execute("begin")
+        con.execute("delete from ml.voice_text_signals")
+        con.execute("insert into ml.voice_text_signals by name select * from voice_new_rows order by text_id")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("voice_new_rows")
+    return {"texts": len(texts), "kept": len(keep), "reused": reused, "classified": len(fresh), "failed": failed,
+            "model": classifier.model}
