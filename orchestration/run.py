@@ -176,7 +176,10 @@ class _Watcher(threading.Thread):
             return
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
-            stage = self._stage(evaluation.asset_key, entry.timestamp)
+            # A check counts where it ran: the health mart's outcome check runs in the ml step, not in a stage of
+            # its own between the ml lines.
+            stage = self.current or self._stage(evaluation.asset_key, entry.timestamp)
+            stage.ended = entry.timestamp
             if evaluation.passed:
                 stage.checks_passed += 1
             else:

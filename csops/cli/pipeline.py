@@ -109,8 +109,7 @@ def run_pipeline(settings: Settings, job_name: str = JOBS[0]) -> int:
     # A customer's data that leaves features empty is worth its own lines: the scores read differently.
     for description in check_descriptions(result, "data_profile"):
         print(f"Data profile: {description}")
-    print(f"Warehouse: {settings.duckdb_path}")
-    print("Open the Dagster UI with `make ui` (or `csops ui`), then http://127.0.0.1:3000")
+    print(f"Warehouse: {settings.duckdb_path}; the Dagster UI: `make ui` (or `csops ui`), then http://127.0.0.1:3000")
     return 0 if result.success else 1
 
 
@@ -129,7 +128,7 @@ def print_summary(settings: Settings, tables_built: bool) -> int:
     path, con = open_summary_source(settings)
     with con:
         print(summary_heading(con, path))
-        print(format_summary(con, tables_built=tables_built, most_reasons=None if tables_built else 4))
+        print(format_summary(con, tables_built=tables_built, most_reasons=None if tables_built else 3))
         try:
             print(format_highlights(con))
         except duckdb.CatalogException:

@@ -111,7 +111,7 @@ class FileSink:
     """The demo path: each message as one JSON line (the same Block Kit payload), and a console line for the first
     `echo` messages of this sink (a run that raises hundreds of alerts would bury the rest of the console)."""
 
-    def __init__(self, path: Path, echo: int = 3):
+    def __init__(self, path: Path, echo: int = 2):
         self.path = Path(path)
         self.echoed, self.echo = 0, echo
 
