@@ -38,7 +38,7 @@ latest_quote as (
     from (
         select
             feedback_kind, feedback_area, evidence,
-            row_number() over (partition by feedback_kind, feedback_area order by created_on desc, text_id) as recency
+            row_number() over (partition by feedback_kind, feedback_area order by created_on desc nulls last, text_id) as recency
         from feedback
         where evidence is not null
     ) as ranked
