@@ -15,7 +15,7 @@ FEATURES_MAX_TIMES_ANCHOR = 1.5
 PANDAS_MIN_TIMES_CSOPS = 2.0  # "pandas far behind": at least this many times the csops daily-feature stage
 ONE_DAY_MAX_SHARE = 0.10
 OVERHEAD_MAX_SHARE = 0.15
-PIPELINE_STAGES = ["generate", "ingest", "staging", "intermediate", "marts", "features", "training", "scoring",
+PIPELINE_STAGES = ["generate", "ingest", "staging", "voice", "intermediate", "marts", "features", "training", "scoring",
                    "checks"]
 
 
@@ -94,7 +94,7 @@ def targets(report: dict) -> list[dict]:
         target("one more day: incremental marts equal a full refresh", "equal", equal, "yes/no", bool),
         # Stated for the large set: on smaller ones the fixed cost of starting processes and loading definitions is
         # most of the run. Below zero the stages took longer than the run that contains their work: load or noise.
-        target("orchestration overhead (whole run minus stage work, one dbt start)",
+        target("orchestration overhead (whole run minus stage work, the run's dbt starts)",
                f"<= {OVERHEAD_MAX_SHARE:.0%} of the whole run",
                share, "%", lambda v: v <= OVERHEAD_MAX_SHARE, size_applies and (share is None or share >= 0),
                "; ".join(overhead_notes)),
@@ -245,7 +245,7 @@ def markdown(report: dict) -> str:
                          f"work {_num(orchestration['stage_work_seconds'])} s (ingest .. checks) = "
                          f"{_num(orchestration['overhead_seconds'])} s "
                          f"({orchestration['overhead_share']:.1%} of the whole run). The three dbt stages started "
-                         f"dbt three times where the run starts it once: counting one start "
+                         f"dbt three times where the run starts it twice: counting two starts "
                          f"({_num(orchestration['repeated_dbt_start_seconds'])} s less stage work), the overhead is "
                          f"{_num(orchestration['overhead_one_dbt_start_seconds'])} s "
                          f"({orchestration['overhead_one_dbt_start_share']:.1%}), the figure the target uses. "
@@ -256,7 +256,7 @@ def markdown(report: dict) -> str:
                          "longer in the run than their work as stages (Dagster's events, dagster-dbt reading dbt's "
                          "log on the same cores, and the machine's speed at the time). Measured inside the run "
                          "alone, which the machine's speed between the stages and the run cannot move: that time "
-                         "outside the steps plus the dbt step's time beyond dbt's own clock and one dbt start, "
+                         "outside the steps plus the dbt steps' time beyond dbt's own clock and their two starts, "
                          f"{_num(orchestration['in_run_seconds'])} s ({orchestration['in_run_share']:.1%}).")
         else:
             lines.append("Orchestration overhead: not measured (a stage or the whole run failed).")

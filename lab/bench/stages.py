@@ -121,6 +121,16 @@ def full_refresh(work: str) -> dict:
     return _dbt(["run", "--full-refresh"], work)
 
 
+def voice() -> dict:
+    """The voice step as the main job runs it between the staging views and the other models (offline classifier)."""
+    from ml.voice.classify import make_classifier
+    from ml.voice.signals import TABLE, update_signals
+
+    with _warehouse() as con:
+        stats = update_signals(con, make_classifier(name="offline"))
+    return {"relations_out": [TABLE], "rows_out": stats["texts"] - stats["failed"], "classified": stats["classified"]}
+
+
 def features() -> dict:
     from ml import pipeline
     from ml.config import MLConfig
@@ -283,6 +293,7 @@ STAGES = {
     "generate": (generate, ["lab.generator"]),
     "ingest": (ingest, [*_DUCKDB, "csops.ingest"]),
     "staging": (lambda work: dbt_layer("staging", work), _DBT),
+    "voice": (voice, [*_DUCKDB, "pandas", "ml.voice.classify", "ml.voice.signals"]),
     "intermediate": (lambda work: dbt_layer("intermediate", work), _DBT),
     "marts": (lambda work: dbt_layer("marts", work), _DBT),
     "daily_features": (daily_features, _DBT),
