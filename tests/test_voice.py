@@ -106,10 +106,13 @@ def test_claude_answers_outside_the_vocabulary_are_errors_and_batches_split(fake
 # --------------------------------------------------------------------------------------------- signals table
 def _staging(con, tickets: list[tuple[str, str, str]]) -> None:
     con.execute("create schema if not exists staging")
-    con.execute("create or replace table staging.stg_support_tickets as select * from (values "
-                + ", ".join(f"('{t}', '{a}', date '2026-05-01', '{s}', $${b}$$)" for t, a, s, b in
-                            [(t, a, "Subject " + t, b) for t, a, b in tickets])
-                + ") as v(ticket_id, account_id, opened_on, subject, body)")
+    con.execute("create or replace table staging.stg_support_tickets (ticket_id varchar, account_id varchar, "
+                "opened_on date, subject varchar, body varchar)")
+    if tickets:
+        con.execute("insert into staging.stg_support_tickets select * from (values "
+                    + ", ".join(f"('{t}', '{a}', date '2026-05-01', '{s}', $${b}$$)" for t, a, s, b in
+                                [(t, a, "Subject " + t, b) for t, a, b in tickets])
+                    + ") as v(ticket_id, account_id, opened_on, subject, body)")
     con.execute("create or replace table staging.stg_survey_responses (response_id varchar, account_id varchar, "
                 "responded_on date, comment varchar)")
     con.execute("create or replace table staging.stg_activities (activity_id varchar, account_id varchar, "
@@ -152,6 +155,16 @@ def test_signals_rerun_classifies_only_new_or_changed_texts(offline):
     assert fourth.seen == [TICKETS[4]]
     ids = {r[0] for r in con.execute("select text_id from ml.voice_text_signals").fetchall()}
     assert ids == {f"support_tickets:{t}:{f}" for t in ("T1", "T3") for f in ("subject", "body")}
+
+
+def test_signals_of_a_book_without_any_text_are_an_empty_table(offline):
+    # a customer sending usage and contracts only (found by `csops evaluate --regime usage_only`): no crash
+    con = duckdb.connect()
+    _staging(con, [])
+    for _ in range(2):  # the second run reads the empty table it wrote
+        stats = update_signals(con, offline)
+        assert (stats["texts"], stats["classified"], stats["failed"]) == (0, 0, 0)
+    assert con.execute("select count(*) from ml.voice_text_signals").fetchone()[0] == 0
 
 
 def test_signals_keep_failed_texts_out_so_the_next_run_asks_again(offline):

@@ -57,7 +57,8 @@ def load_texts(con) -> pd.DataFrame:
     df["text_id"] = df["source"] + ":" + df["source_id"].astype(str) + ":" + df["field"]
     # A source row seen in two batches is one text (its latest version).
     df = df.drop_duplicates("text_id", keep="last").reset_index(drop=True)
-    df["text_hash"] = [text_hash(t) for t in df["text"]]
+    # object dtype even when there is no text at all (usage and contracts only): pandas would make it float64
+    df["text_hash"] = pd.Series([text_hash(t) for t in df["text"]], index=df.index, dtype=object)
     return df
 
 
