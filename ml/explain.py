@@ -15,7 +15,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from ml.features import FEATURE_BY_NAME, LAGS
+from ml.features import FEATURE_BY_NAME, LAGS, VOICE_TOPICS
 from ml.voice.rules import VoiceRules
 
 
@@ -373,9 +373,6 @@ def _voice_sentiment(row, _):
     if trend is not None and abs(trend) >= 0.1:
         text += f", {'souring' if trend < 0 else 'improving'} over the last 30 days"
     return text
-
-
-VOICE_TOPICS = ("bug", "outage", "billing", "onboarding", "praise")
 
 
 def _voice_topics(row, within):

@@ -40,6 +40,8 @@ OPTIONAL_TABLES = (HEALTH, LEAN, VERSIONS, PHASES, TYPE_DAILY, CONTRACTS, VOICE)
 # The features read from what customers write (fct_account_voice); `MLConfig.excluded_feature_families` can leave
 # them out (`csops evaluate --without-voice` measures the model without them).
 VOICE_FAMILIES = ("voice_sentiment", "voice_topics", "voice_intent")
+# the topics of fct_account_voice the models read as features (and the reasons phrase)
+VOICE_TOPICS = ("bug", "outage", "billing", "onboarding", "praise")
 LAGS = (30, 60, 90)
 EVENT_TYPE_SLOTS = 5
 
@@ -153,7 +155,7 @@ def _features() -> list[Feature]:
                 "30-day minus 90-day mean sentiment", VOICE))
     add(Feature("voice_negative_share_90d", "voice_sentiment", "t.negative_share_90d",
                 "share of negative texts in 90 days", VOICE))
-    for topic in ("bug", "outage", "billing", "onboarding", "praise"):
+    for topic in VOICE_TOPICS:
         add(Feature(f"voice_{topic}_texts_90d", "voice_topics", f"t.{topic}_texts_90d",
                     f"texts about `{topic}` in 90 days", VOICE))
     add(Feature("voice_competitor_mentions_90d", "voice_intent", "t.competitor_mentions_90d",
