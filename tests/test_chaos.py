@@ -632,9 +632,16 @@ def test_kill_9_of_csops_run_during_dbt_is_cleaned_up_and_the_rerun_equals_a_cle
     run = csops("run", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     dbt = None
+    def cmdline(process):
+        # A child may exit between listing and reading it (the staging step's dbt ends in seconds).
+        try:
+            return process.cmdline()
+        except psutil.Error:
+            return []
+
     while dbt is None and time.monotonic() < deadline and run.poll() is None:
         dbt = next((p for p in psutil.Process(run.pid).children(recursive=True)
-                    if "dbt" in " ".join(p.cmdline()) and "--exclude" in p.cmdline()), None)
+                    if "dbt" in " ".join(cmdline(p)) and "--exclude" in cmdline(p)), None)
         time.sleep(0.5)
     assert dbt is not None, "dbt never started"
     time.sleep(random.Random(SEED).uniform(0, 10))
