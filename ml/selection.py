@@ -15,6 +15,7 @@ difference lies above 0. Otherwise the simplest is served: no more complex candi
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,9 +52,12 @@ def backtest_candidate(known: pd.DataFrame, folds: pd.Series, plan: BacktestPlan
     raw = np.full(len(test), np.nan)
     scorers = {}
     dates = pd.to_datetime(known["snapshot_date"]).dt.date
-    for fold in plan.folds:
-        train = known[((dates >= fold.train[0]) & (dates <= fold.train[1])).to_numpy()]
-        scorers[fold.index] = fit(train)
+    trains = [known[((dates >= fold.train[0]) & (dates <= fold.train[1])).to_numpy()] for fold in plan.folds]
+    # The windows' fits are independent: side by side on `num_threads` threads (LightGBM and NumPy release the GIL).
+    with ThreadPoolExecutor(max_workers=cfg.num_threads) as pool:
+        fitted = list(pool.map(fit, trains))
+    for fold, scorer in zip(plan.folds, fitted, strict=True):
+        scorers[fold.index] = scorer
         inside = test_fold == fold.name
         raw[inside] = scorers[fold.index].raw(test[inside])
     probability, constant = np.full(len(test), np.nan), np.full(len(test), np.nan)
@@ -69,28 +73,45 @@ def backtest_candidate(known: pd.DataFrame, folds: pd.Series, plan: BacktestPlan
     return run
 
 
-def fold_weighted_auc(y: np.ndarray, score: np.ndarray, fold: np.ndarray, weight: np.ndarray | None = None
-                      ) -> float | None:
-    """Mean of the windows' (weighted) ROC-AUCs, weighted by their positive weight; None when none has both
-    classes."""
-    w = np.ones(len(y)) if weight is None else weight
-    total = value = 0.0
-    for name in np.unique(fold):
-        inside = fold == name
-        auc = _weighted_auc(y[inside], score[inside], w[inside])
-        if auc is not None:
-            pos = float(w[inside][y[inside] == 1].sum())
-            total, value = total + pos, value + pos * auc
-    return value / total if total else None
+class FoldRanks:
+    """A score's tie groups in each window, sorted once: every weighted ROC-AUC of it (the point value, each
+    bootstrap resample) is then two bincounts per window instead of a sort."""
+
+    def __init__(self, y: np.ndarray, score: np.ndarray, fold: np.ndarray):
+        self.windows = []
+        for name in np.unique(fold):
+            inside = np.flatnonzero(fold == name)
+            scored = inside[~np.isnan(score[inside])]
+            _, group = np.unique(score[scored], return_inverse=True)
+            self.windows.append((inside[y[inside] == 1], scored, group, y[scored] == 1))
+
+    def auc(self, weight: np.ndarray | None = None) -> float | None:
+        """Mean of the windows' (weighted) ROC-AUCs, weighted by their positive weight; None when none has both
+        classes."""
+        total = value = 0.0
+        for positives, scored, group, positive in self.windows:
+            auc = _grouped_auc(group, positive, np.ones(len(scored)) if weight is None else weight[scored])
+            if auc is not None:
+                pos = float(len(positives) if weight is None else weight[positives].sum())
+                total, value = total + pos, value + pos * auc
+        return value / total if total else None
+
+
+def fold_weighted_auc(y: np.ndarray, score: np.ndarray, fold: np.ndarray) -> float | None:
+    return FoldRanks(y, score, fold).auc()
 
 
 def _weighted_auc(y: np.ndarray, score: np.ndarray, w: np.ndarray) -> float | None:
     """ROC-AUC with row weights (ties count half), by one sort."""
     keep = ~np.isnan(score)
-    y, score, w = y[keep], score[keep], w[keep]
-    _, group = np.unique(score, return_inverse=True)
-    neg = np.bincount(group, weights=w * (y == 0))
-    pos = np.bincount(group, weights=w * (y == 1))
+    _, group = np.unique(score[keep], return_inverse=True)
+    return _grouped_auc(group, y[keep] == 1, w[keep])
+
+
+def _grouped_auc(group: np.ndarray, positive: np.ndarray, w: np.ndarray) -> float | None:
+    """`group`: each row's rank among the distinct scores."""
+    neg = np.bincount(group, weights=w * ~positive)
+    pos = np.bincount(group, weights=w * positive)
     if neg.sum() <= 0 or pos.sum() <= 0:
         return None
     below = np.cumsum(neg) - neg
@@ -147,11 +168,12 @@ def bootstrap(test: pd.DataFrame, fold: np.ndarray, scores: dict[str, np.ndarray
     y = test["label"].to_numpy(dtype=int)
     codes, accounts = pd.factorize(test["account_id"])
     rng = np.random.default_rng(cfg.seed)
+    ranks = {name: FoldRanks(y, score, fold) for name, score in scores.items()}
     out = {name: np.full(cfg.bootstrap_samples, np.nan) for name in scores}
     for b in range(cfg.bootstrap_samples):
         weight = np.bincount(rng.integers(0, len(accounts), len(accounts)), minlength=len(accounts))[codes]
-        for name, score in scores.items():
-            value = fold_weighted_auc(y, score, fold, weight.astype(float))
+        for name in scores:
+            value = ranks[name].auc(weight.astype(float))
             out[name][b] = np.nan if value is None else value
     return out
 

@@ -13,7 +13,7 @@ It never raises for lack of data: the result's `status` says what could be done 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -115,10 +115,13 @@ def fit_task(training_set: pd.DataFrame, task: str, cfg: MLConfig, features: lis
     test, test_fold = known[test_mask], folds[test_mask].to_numpy()
     runs: dict[str, CandidateRun] = {}
     candidates = tuple(n for n in CANDIDATES if n in cfg.candidates)
+    # One thread per fit: the backtest runs `num_threads` windows side by side, which keeps the cores busier than
+    # LightGBM's threads on one window of this size do.
+    fit_cfg = replace(cfg, num_threads=1)
     for name in candidates:
         try:
             runs[name] = backtest_candidate(known, folds, plan, name,
-                                            lambda train, n=name: fit_candidate(n, train, task, features, cfg), cfg)
+                                            lambda train, n=name: fit_candidate(n, train, task, features, fit_cfg), cfg)
         except CannotFit as exc:
             result.reasons.append(f"{LABELS[name]} not backtested: {exc}")
     result.metrics = {name: run.metrics for name, run in runs.items()}
