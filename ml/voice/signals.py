@@ -79,47 +79,56 @@ def _row_labels(label: dict) -> dict:
 
 
 def update_signals(con, classifier: Classifier) -> dict:
-    """Bring `ml.voice_text_signals` up to date with staging; returns what was done."""
+    """Bring `ml.voice_text_signals` up to date with staging; returns what was done. Only changed rows are written:
+    a day with no new text deletes and inserts nothing."""
     con.execute("create schema if not exists ml")
     con.execute(SCHEMA)
     texts = load_texts(con)
-    old = con.execute("select * from ml.voice_text_signals where model = ?", [classifier.model]).df()
-    keep = old.merge(texts[["text_id", "text_hash"]], on=["text_id", "text_hash"])
-    todo = texts[~texts["text_id"].isin(keep["text_id"])]
-    cached = old.drop_duplicates("text_hash").set_index("text_hash")
-    fresh = todo[~todo["text_hash"].isin(cached.index)].drop_duplicates("text_hash")
-    labels = classifier.classify(fresh["text"].tolist())
-    new_labels = {h: lab for h, lab in zip(fresh["text_hash"], labels) if "error" not in lab}
-    redactor = Redactor()
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    rows, failed, reused = [], 0, 0
-    for t in todo.itertuples(index=False):
-        if t.text_hash in new_labels:
-            lab = _row_labels(new_labels[t.text_hash])
-            ev = evidence(t.text, new_labels[t.text_hash], redactor)
-        elif t.text_hash in cached.index:
-            c = cached.loc[t.text_hash]
-            reused += 1
-            lab = {k: c[k] for k in LABEL_COLUMNS}
-            ev = evidence(t.text, lab, redactor)  # competitors as stored (comma-joined): truthy when any
-        else:
-            failed += 1
-            continue
-        rows.append({"text_id": t.text_id, "source": t.source, "source_id": str(t.source_id), "field": t.field,
-                     "account_id": t.account_id, "created_on": t.created_on, "text_hash": t.text_hash,
-                     "model": classifier.model, **lab, "evidence": ev, "classified_at": now})
-    new = pd.DataFrame(rows, columns=keep.columns)
-    out = pd.concat([keep, new], ignore_index=True) if len(new) else keep
-    con.register("voice_new_rows", out)
-    try:  # into the declared columns, so a column pandas holds only nulls of keeps its type
+    con.register("voice_texts", texts[["text_id", "text_hash"]])
+    try:
+        kept = {r[0] for r in con.execute(f"select text_id from {TABLE} join voice_texts using (text_id, text_hash) "
+                                          "where model = ?", [classifier.model]).fetchall()}
+        todo = texts[~texts["text_id"].isin(kept)]
+        con.register("voice_todo", todo[["text_hash"]].drop_duplicates())
+        # labels another row already holds for a todo text's hash, read before any row is replaced
+        cached = con.execute(f"select * from {TABLE} where model = ? and text_hash in (select text_hash from "
+                             "voice_todo) qualify row_number() over (partition by text_hash order by text_id) = 1",
+                             [classifier.model]).df().set_index("text_hash")
+        fresh = todo[~todo["text_hash"].isin(cached.index)].drop_duplicates("text_hash")
+        labels = classifier.classify(fresh["text"].tolist())
+        new_labels = {h: lab for h, lab in zip(fresh["text_hash"], labels) if "error" not in lab}
+        redactor = Redactor()
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        rows, failed, reused = [], 0, 0
+        for t in todo.itertuples(index=False):
+            if t.text_hash in new_labels:
+                lab = _row_labels(new_labels[t.text_hash])
+                ev = evidence(t.text, new_labels[t.text_hash], redactor)
+            elif t.text_hash in cached.index:
+                c = cached.loc[t.text_hash]
+                reused += 1
+                lab = {k: c[k] for k in LABEL_COLUMNS}
+                ev = evidence(t.text, lab, redactor)  # competitors as stored (comma-joined): truthy when any
+            else:
+                failed += 1
+                continue
+            rows.append({"text_id": t.text_id, "source": t.source, "source_id": str(t.source_id), "field": t.field,
+                         "account_id": t.account_id, "created_on": t.created_on, "text_hash": t.text_hash,
+                         "model": classifier.model, **lab, "evidence": ev, "classified_at": now})
+        if rows:
+            con.register("voice_new_rows", pd.DataFrame(rows))
         con.execute("begin")
-        con.execute("delete from ml.voice_text_signals")
-        con.execute("insert into ml.voice_text_signals by name select * from voice_new_rows order by text_id")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+        try:  # rows of edited texts, of texts that left staging and of another classifier go; new rows come in
+            con.execute(f"delete from {TABLE} s where s.model <> ? or not exists (select 1 from voice_texts t "
+                        "where t.text_id = s.text_id and t.text_hash = s.text_hash)", [classifier.model])
+            if rows:  # by name into the declared columns: a column pandas holds only nulls of keeps its type
+                con.execute(f"insert into {TABLE} by name select * from voice_new_rows")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
     finally:
-        con.unregister("voice_new_rows")
-    return {"texts": len(texts), "kept": len(keep), "reused": reused, "classified": len(fresh), "failed": failed,
+        for view in ("voice_texts", "voice_todo", "voice_new_rows"):
+            con.unregister(view)  # a no-op for a view an earlier failure left unregistered
+    return {"texts": len(texts), "kept": len(kept), "reused": reused, "classified": len(fresh), "failed": failed,
             "model": classifier.model}
