@@ -96,7 +96,10 @@ def fit_task(training_set: pd.DataFrame, task: str, cfg: MLConfig, features: lis
     features = list(features or [f for f in FEATURE_NAMES
                                  if FEATURE_BY_NAME[f].family not in cfg.excluded_feature_families])
     known = training_set[training_set["label_known"]].reset_index(drop=True)
-    result = TaskResult(task=task, status="not_trained", reasons=[], features=features, params=lgbm_params(cfg))
+    # One thread per fit: the backtest runs `num_threads` windows side by side, which keeps the cores busier than
+    # LightGBM's threads on one window of this size do.
+    fit_cfg = replace(cfg, num_threads=1)
+    result = TaskResult(task=task, status="not_trained", reasons=[], features=features, params=lgbm_params(fit_cfg))
     if known.empty:
         result.reasons.append(f"no snapshot has a known {task} label yet: labels need {cfg.label_delay_days(task)} "
                               "days of data after a snapshot")
@@ -115,9 +118,6 @@ def fit_task(training_set: pd.DataFrame, task: str, cfg: MLConfig, features: lis
     test, test_fold = known[test_mask], folds[test_mask].to_numpy()
     runs: dict[str, CandidateRun] = {}
     candidates = tuple(n for n in CANDIDATES if n in cfg.candidates)
-    # One thread per fit: the backtest runs `num_threads` windows side by side, which keeps the cores busier than
-    # LightGBM's threads on one window of this size do.
-    fit_cfg = replace(cfg, num_threads=1)
     for name in candidates:
         try:
             runs[name] = backtest_candidate(known, folds, plan, name,
