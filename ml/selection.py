@@ -171,9 +171,10 @@ def bootstrap(test: pd.DataFrame, fold: np.ndarray, scores: dict[str, np.ndarray
     ranks = {name: FoldRanks(y, score, fold) for name, score in scores.items()}
     out = {name: np.full(cfg.bootstrap_samples, np.nan) for name in scores}
     for b in range(cfg.bootstrap_samples):
-        weight = np.bincount(rng.integers(0, len(accounts), len(accounts)), minlength=len(accounts))[codes]
+        weight = np.bincount(rng.integers(0, len(accounts), len(accounts)),
+                             minlength=len(accounts))[codes].astype(float)
         for name in scores:
-            value = ranks[name].auc(weight.astype(float))
+            value = ranks[name].auc(weight)
             out[name][b] = np.nan if value is None else value
     return out
 
