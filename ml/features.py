@@ -318,23 +318,32 @@ def fit_event_types(con: duckdb.DuckDBPyConnection, until: date, slots: int = EV
     return [r[0] for r in rows]
 
 
-def _usage_values_sql(slots: int) -> str:
+def _usage_values_sql(slots: int, one_day: bool = False) -> str:
     """CTE `u` (account_id, date_day, events/quantity windows per slot 0..slots, 0 = all types) for the snapshot
-    keys of CTE `keys`: cumulative sums per account and slot, looked up as of D, D-30, D-90 and D-120."""
-    lags = (0, 30, 90, 120)
+    keys of CTE `keys`. For a grid of days: cumulative sums per account and slot, looked up as of D, D-30, D-90 and
+    D-120. For one day (scoring): the same sums aggregated straight from the days up to D, which skips a window over
+    every account's whole history (2.8 of the 3.4 s of a scoring query at 10,000 accounts)."""
+    def window(k: int, column: str, lag: int) -> str:
+        if one_day:  # the sum of (D - lag - 30, D - lag]
+            return (f"coalesce(sum({column}) filter (where slot = {k} and usage_date <= date_day - {lag} "
+                    f"and usage_date > date_day - {lag + 30}), 0)")
+        def at(at_lag: int) -> str:
+            return f"coalesce(max(cum_{column}) filter (where slot = {k} and lag = {at_lag}), 0)"
+        return f"{at(lag)} - {at(lag + 30)}"
+
     pivots = []
     for k in range(slots + 1):
-        def at(column: str, lag: int, k: int = k) -> str:
-            return f"coalesce(max({column}) filter (where slot = {k} and lag = {lag}), 0)"
-        pivots += [f"{at('cum_events', 0)} - {at('cum_events', 30)} as events_30d_{k}",
-                   f"{at('cum_events', 90)} - {at('cum_events', 120)} as events_30d_90d_ago_{k}"]
+        pivots += [f"{window(k, 'events', 0)} as events_30d_{k}", f"{window(k, 'events', 90)} as events_30d_90d_ago_{k}"]
         if k == 0:
-            pivots += [f"{at('cum_quantity', 0)} - {at('cum_quantity', 30)} as quantity_30d_0",
-                       f"{at('cum_quantity', 90)} - {at('cum_quantity', 120)} as quantity_30d_90d_ago_0",
+            lifetime = ("coalesce(sum(events) filter (where slot = 0), 0) * 30.0 / greatest(max(date_day - usage_date + 1) "
+                        "filter (where slot = 0), 30)") if one_day else (
+                "coalesce(max(cum_events) filter (where slot = 0 and lag = 0), 0) * 30.0 / greatest(max(date_day - "
+                "first_date + 1) filter (where slot = 0 and lag = 0), 30)")
+            pivots += [f"{window(0, 'quantity', 0)} as quantity_30d_0",
+                       f"{window(0, 'quantity', 90)} as quantity_30d_90d_ago_0",
                        # the account's average 30 days since its first use (at least 30 days of it)
-                       f"{at('cum_events', 0)} * 30.0 / greatest(max(date_day - first_date + 1) filter "
-                       "(where slot = 0 and lag = 0), 30) as events_per_30d_lifetime"]
-    return f"""
+                       f"{lifetime} as events_per_30d_lifetime"]
+    typed = f"""
         slots as (
             select i as slot, ($event_types::varchar[])[i] as event_type
             from range(1, len($event_types::varchar[]) + 1) as t(i)
@@ -349,7 +358,17 @@ def _usage_values_sql(slots: int) -> str:
             from {TYPE_DAILY}
             where account_id in (select account_id from keys)
             group by all
-        ),
+        ),"""
+    if one_day:
+        return f"""{typed}
+        u as (
+            select keys.account_id, keys.date_day, {", ".join(pivots)}
+            from keys
+            left join typed on typed.account_id = keys.account_id and typed.usage_date <= keys.date_day
+            group by keys.account_id, keys.date_day
+        )"""
+    lags = (0, 30, 90, 120)
+    return f"""{typed}
         cum as (
             select account_id, slot, usage_date,
                 sum(events) over w as cum_events, sum(quantity) over w as cum_quantity,
@@ -427,7 +446,7 @@ def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
             where d.date_day in (select unnest($dates::date[])) {account_filter}
         )"""]
     if TYPE_DAILY in present:
-        ctes.append(_usage_values_sql(len(event_types)))
+        ctes.append(_usage_values_sql(len(event_types), one_day=len(set(dates)) == 1))
         joins.append("left join u on u.account_id = d.account_id and u.date_day = d.date_day")
     if CONTRACTS in present:
         # the contracts covering the day: signed by then (they started), so their term is known on the day

@@ -33,8 +33,8 @@ def defs() -> dg.Definitions:
         dg.Definitions(
             assets=dg.load_assets_from_modules(modules),
             asset_checks=dg.load_asset_checks_from_modules(modules),
-            jobs=[jobs.csops_pipeline, jobs.csops_data_refresh, ml_jobs.ml_weekly_retrain, ml_jobs.ml_daily_scoring],
-            schedules=[ml_jobs.ml_weekly_retrain_schedule, ml_jobs.ml_daily_scoring_schedule],
+            jobs=[jobs.csops_pipeline, jobs.csops_daily, jobs.csops_data_refresh, ml_jobs.ml_weekly_retrain],
+            schedules=[jobs.csops_daily_schedule, ml_jobs.ml_weekly_retrain_schedule],
             sensors=[delivery_sensors.slack_alerts_sensor, delivery_sensors.slack_run_failure_sensor],
         ),
         resources(),

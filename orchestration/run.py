@@ -18,7 +18,6 @@ import dagster as dg
 
 from orchestration.definitions import defs
 from orchestration.lib.recovery import interruptible_waits, process_tags
-from orchestration.lib.recovery import interruptible_waits, process_tags
 
 PIPELINE_JOB = "csops_pipeline"
 # Asset groups -> the stage a person reads them as; groups not listed are their own stage.
@@ -33,12 +32,18 @@ EVENT_TYPES = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.AS
 
 def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO", job_name: str = PIPELINE_JOB,
                  definitions: dg.Definitions | None = None,
-                 progress: Callable[[str], None] | None = None) -> dg.ExecuteInProcessResult:
+                 progress: Callable[[str], None] | None = None,
+                 assets: dg.AssetSelection | None = None) -> dg.ExecuteInProcessResult:
     """Run a job's assets and checks; all events are stored in `instance`, the console shows `log_level` and up.
     `definitions`: the code location's, when the caller has loaded them already (loading takes seconds).
-    `progress`: called with one line per stage as the stages finish (silence the console with `log_level`)."""
+    `progress`: called with one line per stage as the stages finish (silence the console with `log_level`).
+    `assets`: only the job's assets in this selection (and their checks)."""
     definitions = definitions or defs()
     job = definitions.resolve_job_def(job_name)
+    subset = None
+    if assets is not None:
+        in_job = job.asset_layer.selected_asset_keys
+        subset = sorted(assets.resolve(definitions.resolve_asset_graph()) & in_job)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     run_id = str(uuid.uuid4())
     watcher = _Watcher(instance, run_id, _groups(definitions), progress) if progress else None
@@ -48,7 +53,7 @@ def run_pipeline(instance: dg.DagsterInstance, log_level: str = "INFO", job_name
         # The run records its process, so the next run can tell a crashed run from a live one (lib/recovery.py).
         with interruptible_waits():
             return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
-                                          run_id=run_id, tags=process_tags())
+                                          run_id=run_id, tags=process_tags(), asset_selection=subset)
     finally:
         if watcher:
             watcher.finish()

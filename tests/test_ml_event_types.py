@@ -77,3 +77,17 @@ def test_scoring_fills_the_slots_with_the_champions_types(scored_warehouse, tmp_
         mine = build_feature_frame(con, [day], event_types=champion.event_types)
         other = build_feature_frame(con, [day], event_types=reordered)
     assert not mine["event_type_1_per_user_30d"].equals(other["event_type_1_per_user_30d"])
+
+
+def test_a_days_features_are_the_same_scored_alone_as_in_the_snapshot_grid(scored_warehouse):
+    # Scoring builds one day with direct sums, the snapshots a grid with cumulative windows: no train/serve skew.
+    db, _ = scored_warehouse
+    with duckdb.connect(str(db), read_only=True) as con:
+        types = pipeline.read_event_types(con)
+        scoring_day = pipeline.AsOf.of(con).scoring_day
+        for day in (scoring_day, scoring_day - timedelta(days=100)):
+            alone = build_feature_frame(con, [day], event_types=types)
+            grid = build_feature_frame(con, [day - timedelta(days=7), day], event_types=types)
+            grid = grid[grid["snapshot_date"] == day].reset_index(drop=True)
+            assert len(alone) > 0 and alone["events_30d_vs_lifetime"].notna().any()
+            pd.testing.assert_frame_equal(alone, grid, check_exact=False, rtol=1e-12)

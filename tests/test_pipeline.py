@@ -90,7 +90,7 @@ def test_definitions_hold_everything_the_defs_folder_declares(dbt_manifest):
     listed = contents(defs())
     found = contents(dg.load_from_defs_folder(path_within_project=PROJECT_ROOT / "orchestration"))
     assert listed == found
-    assert len(listed["assets"]) > 40 and {"csops_pipeline", "ml_daily_scoring"} <= listed["jobs"]
+    assert len(listed["assets"]) > 40 and {"csops_pipeline", "csops_daily"} <= listed["jobs"]
 
 
 def test_dbt_resource_knows_the_dbt_version_without_asking_the_executable(monkeypatch):
@@ -177,6 +177,23 @@ def test_whole_graph_materializes_with_every_check_passing(pipeline_env):
         latest = instance.get_latest_materialization_event(dg.AssetKey(["raw", "usage_events"]))
         assert latest.run_id == result.run_id
         assert latest.asset_materialization.metadata["rows_quarantined_this_run"].value > 0
+        assert {"ml/feature_snapshots", "ml/churn_model"} <= materialized_keys(result)
+
+        # The daily run scores, publishes and runs the agent; the training chain is the weekly job's alone.
+        daily = run_pipeline(instance, job_name="csops_daily")
+        assert daily.success, failed_checks(daily)
+        built = materialized_keys(daily)
+        assert {"marts/fct_account_daily", "ml/churn_scores", "ml/expansion_scores", "serving/warehouse",
+                "agent/account_state"} <= built
+        training = {f"ml/{name}" for name in ("feature_snapshots", "churn_training_set", "expansion_training_set",
+                                              "churn_model", "expansion_model")}
+        assert built.isdisjoint(training)
+        # A selection narrows a job to its assets there (the benchmark's daily run: the spine without the agent).
+        from orchestration.defs.jobs import SPINE
+
+        spine = materialized_keys(run_pipeline(instance, job_name="csops_daily", assets=SPINE))
+        assert "ml/churn_scores" in spine and not any(key.startswith("agent/") for key in spine)
+        assert spine.isdisjoint(training)
     with duckdb.connect(str(pipeline_env.duckdb_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM staging.stg_usage_events").fetchone()[0] > 1000
         assert con.execute("SELECT count(*) FROM marts.fct_account_health").fetchone()[0] > 0

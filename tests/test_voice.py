@@ -39,6 +39,16 @@ def test_offline_labels_sentiment_topics_competitors_intent_and_feedback(offline
     assert offline.model.startswith("offline:vader-")
 
 
+def test_offline_labels_are_the_same_in_order_from_worker_processes(monkeypatch):
+    texts = [f"{text} (ticket {n})" for n in range(40) for text in TICKETS]
+    serial = OfflineClassifier(processes=1).classify(texts)
+    parallel = OfflineClassifier(processes=2, parallel_from=10)
+    # Workers start fresh and label with the real method; this process may not label anything itself.
+    monkeypatch.setattr(OfflineClassifier, "label", lambda *_: pytest.fail("labelled in the calling process"))
+    assert parallel.classify(texts) == serial
+    assert serial[2]["competitors"] == ["Gainsight"] and serial[4]["sentiment"] == "positive"
+
+
 def test_offline_injection_changes_nothing_but_its_own_text(offline):
     clean = offline.classify(TICKETS)
     poisoned = TICKETS.copy()

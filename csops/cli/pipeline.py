@@ -13,7 +13,7 @@ from csops.cli.output import say
 from csops.instance import ensure_dagster_home
 from csops.settings import Settings
 
-JOBS = ("csops_pipeline", "ml_weekly_retrain", "ml_daily_scoring")
+JOBS = ("csops_pipeline", "csops_daily", "ml_weekly_retrain")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.set_defaults(handler=_demo_command)
     run = commands.add_parser("run", help="run the main job on the landing zone as it is (new batches only)")
     run.add_argument("--job", default="csops_pipeline", choices=JOBS,
-                     help="csops_pipeline (default: everything), ml_weekly_retrain or ml_daily_scoring")
+                     help="csops_pipeline (default: everything), csops_daily (no training) or ml_weekly_retrain")
     run.set_defaults(handler=_run_command)
     summary = commands.add_parser("summary", help="print tables, row counts and quarantined rows of the warehouse")
     summary.set_defaults(handler=lambda _args, settings: print_summary(settings, tables_built=True))

@@ -306,8 +306,9 @@ def markdown(report: dict) -> str:
         lines += ["", "## One more day (incremental)", "",
                   f"Facts dated {incremental['held_back_day']} or later were held back from the last batch "
                   f"({', '.join(f'{s} {n:,}' for s, n in incremental['held_back_rows'].items())} rows) and landed "
-                  "after the whole run; then the daily refresh ran on the same warehouse: `csops_data_refresh` again "
-                  "(ingest, dbt, training on the changed data, scores).", ""]
+                  "after the whole run; then the daily run ran on the same warehouse: `csops_daily`'s spine assets "
+                  "(ingest of the new batches, dbt incrementally, the voice step, scores with the champions; the "
+                  "training chain is the weekly job's).", ""]
         rows = [_stage_row(label, entry, _stage_note(key, entry))[:7] + [""]
                 for key, label, entry in (("daily", "daily pipeline (one more day)", daily),
                                           ("full_refresh", "dbt run --full-refresh (for the comparison)", refresh))

@@ -11,6 +11,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import version
 from typing import Literal, Protocol
 
@@ -48,13 +52,18 @@ def _hits(pattern, text: str) -> int:
 
 
 class OfflineClassifier:
-    def __init__(self, rules: VoiceRules | None = None):
+    """`processes`: worker processes for a large batch (default: one per core); below `parallel_from` texts the
+    batch is labelled in this process, since a worker's start (importing VADER and the rules) costs about a second."""
+
+    def __init__(self, rules: VoiceRules | None = None, processes: int | None = None, parallel_from: int = 5_000):
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.rules = rules or VoiceRules.load()
         self.analyzer = SentimentIntensityAnalyzer()
         self.analyzer.lexicon.update(self.rules.lexicon)
         self.model = f"offline:vader-{version('vaderSentiment')}:{self.rules.version}"
+        self.processes = processes or os.cpu_count() or 1
+        self.parallel_from = parallel_from
 
     def label(self, text: str) -> dict:
         r = self.rules
@@ -75,7 +84,29 @@ class OfflineClassifier:
                 "feedback_kind": kind, "feedback_area": area}
 
     def classify(self, texts: list[str]) -> list[dict]:
-        return [self.label(t) for t in texts]
+        if self.processes < 2 or len(texts) < self.parallel_from:
+            return [self.label(t) for t in texts]
+        # VADER is pure Python: one core each. Spawned, not forked: the caller may hold DuckDB's threads.
+        size = -(-len(texts) // (4 * self.processes))
+        chunks = [texts[lo:lo + size] for lo in range(0, len(texts), size)]
+        try:
+            with ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_start_worker, initargs=(self.rules,)) as pool:
+                return [label for chunk in pool.map(_label_chunk, chunks) for label in chunk]
+        except BrokenProcessPool:  # a worker died, or could not start (a script without a `__main__` guard)
+            return [self.label(t) for t in texts]
+
+
+_worker: OfflineClassifier | None = None  # a worker process's own classifier
+
+
+def _start_worker(rules: VoiceRules) -> None:
+    global _worker
+    _worker = OfflineClassifier(rules, processes=1)
+
+
+def _label_chunk(texts: list[str]) -> list[dict]:
+    return [_worker.label(t) for t in texts]
 
 
 # ------------------------------------------------------------------------------------------------------ Claude

@@ -8,7 +8,9 @@ to the classifier. Rows of texts that left staging are dropped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -62,12 +64,13 @@ def load_texts(con) -> pd.DataFrame:
     return df
 
 
-def evidence(text: str, label: dict, redactor: Redactor) -> str | None:
-    """A redacted quote, kept only where a mart or an alert shows it (leaving, competitors, product feedback)."""
+def evidence(text: str, label: dict, redact: Callable[[str], str]) -> str | None:
+    """A redacted quote (`redact`: text -> redacted text), kept only where a mart or an alert shows it (leaving,
+    competitors, product feedback)."""
     if not (label["intent_to_leave"] or label["intent_to_downgrade"] or label["competitors"]
             or label["feedback_kind"]):
         return None
-    quote = " ".join(redactor.redact(text).text.split())
+    quote = " ".join(redact(text).split())
     return quote if len(quote) <= EVIDENCE_CHARS else quote[: EVIDENCE_CHARS - 1] + "…"
 
 
@@ -98,17 +101,19 @@ def update_signals(con, classifier: Classifier) -> dict:
         labels = classifier.classify(fresh["text"].tolist())
         new_labels = {h: lab for h, lab in zip(fresh["text_hash"], labels) if "error" not in lab}
         redactor = Redactor()
+        # Texts repeat (one survey comment per row of a wave, templates): each distinct text is redacted once.
+        redact = functools.lru_cache(maxsize=None)(lambda text: redactor.redact(text).text)
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         rows, failed, reused = [], 0, 0
         for t in todo.itertuples(index=False):
             if t.text_hash in new_labels:
                 lab = _row_labels(new_labels[t.text_hash])
-                ev = evidence(t.text, new_labels[t.text_hash], redactor)
+                ev = evidence(t.text, new_labels[t.text_hash], redact)
             elif t.text_hash in cached.index:
                 c = cached.loc[t.text_hash]
                 reused += 1
                 lab = {k: c[k] for k in LABEL_COLUMNS}
-                ev = evidence(t.text, lab, redactor)  # competitors as stored (comma-joined): truthy when any
+                ev = evidence(t.text, lab, redact)  # competitors as stored (comma-joined): truthy when any
             else:
                 failed += 1
                 continue
