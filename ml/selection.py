@@ -1,6 +1,6 @@
 """Choosing the champion honestly: every candidate backtested fold by fold, compared with intervals by account.
 
-`backtest_candidate` fits a candidate on each fold's training days (`ml.split`) and scores the fold's window; the
+`backtest_candidate` scores each fold's window with the candidate fitted on that fold's training days (`ml.split`); the
 windows' scores pooled are the candidate's out-of-time record. Probabilities are calibrated out of time as in
 production: each window's scores by the calibrator fitted on the window before it (the latest labelled period at
 that point), so a shift of the base rate shows in the Brier score, next to the Brier of a constant (the earlier
@@ -43,19 +43,27 @@ def fold_rows(known: pd.DataFrame, plan: BacktestPlan) -> pd.Series:
     return plan.assign(known["snapshot_date"].to_numpy()).set_axis(known.index)
 
 
+def fold_trains(known: pd.DataFrame, plan: BacktestPlan) -> list[pd.DataFrame]:
+    """Each fold's training rows, in `plan.folds` order."""
+    dates = pd.to_datetime(known["snapshot_date"]).dt.date
+    return [known[((dates >= fold.train[0]) & (dates <= fold.train[1])).to_numpy()] for fold in plan.folds]
+
+
+def fit_folds(trains: list[pd.DataFrame], fit: Callable[[pd.DataFrame], Scorer], cfg: MLConfig) -> list[Scorer]:
+    """One candidate's fold fits, side by side on `num_threads` threads (LightGBM and NumPy release the GIL)."""
+    with ThreadPoolExecutor(max_workers=cfg.num_threads) as pool:
+        return list(pool.map(fit, trains))
+
+
 def backtest_candidate(known: pd.DataFrame, folds: pd.Series, plan: BacktestPlan, name: str,
-                       fit: Callable[[pd.DataFrame], Scorer], cfg: MLConfig) -> CandidateRun:
-    """`known`: labelled rows with `folds` (their plan.assign); CannotFit from `fit` goes to the caller."""
+                       fitted: list[Scorer], cfg: MLConfig) -> CandidateRun:
+    """`known`: labelled rows with `folds` (their plan.assign); `fitted`: the candidate's scorer for each fold of
+    `plan.folds`, trained on that fold's `fold_trains` rows."""
     test_mask = (folds != HISTORY).to_numpy()
     test, test_fold = known[test_mask], folds[test_mask].to_numpy()
     y = test["label"].to_numpy(dtype=int)
     raw = np.full(len(test), np.nan)
     scorers = {}
-    dates = pd.to_datetime(known["snapshot_date"]).dt.date
-    trains = [known[((dates >= fold.train[0]) & (dates <= fold.train[1])).to_numpy()] for fold in plan.folds]
-    # The windows' fits are independent: side by side on `num_threads` threads (LightGBM and NumPy release the GIL).
-    with ThreadPoolExecutor(max_workers=cfg.num_threads) as pool:
-        fitted = list(pool.map(fit, trains))
     for fold, scorer in zip(plan.folds, fitted, strict=True):
         scorers[fold.index] = scorer
         inside = test_fold == fold.name

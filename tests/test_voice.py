@@ -167,6 +167,31 @@ def test_signals_rerun_classifies_only_new_or_changed_texts(offline):
     assert ids == {f"support_tickets:{t}:{f}" for t in ("T1", "T3") for f in ("subject", "body")}
 
 
+def test_signals_built_run_by_run_equal_the_table_built_at_once(offline):
+    # a text reused under a new id by its hash gets the row a fresh classification writes, its evidence included: a
+    # label read back from the table without product feedback (NaN) is no reason to quote the text
+    bug, praise, leaving = TICKETS[0], "Love it. Thank you!", TICKETS[2]
+    first = [("T1", "A1", bug), ("T2", "A1", praise), ("T6", "A3", leaving)]
+    books = [first, [*first, ("T3", "A2", praise), ("T4", "A2", bug)],
+             [("T2", "A1", praise), ("T3", "A2", praise), ("T4", "A2", bug), ("T5", "A3", leaving)]]
+    columns = ("text_id, source, source_id, field, account_id, created_on, text_hash, model, sentiment, "
+               "sentiment_score, topics, primary_topic, competitors, intent_to_leave, intent_to_downgrade, "
+               "feedback_kind, feedback_area, evidence")
+    table = f"select {columns} from ml.voice_text_signals order by text_id"
+    con = duckdb.connect()
+    reused = []
+    for book in books:
+        _staging(con, book)
+        reused.append(update_signals(con, offline)["reused"])
+        at_once = duckdb.connect()
+        _staging(at_once, book)
+        update_signals(at_once, offline)
+        assert con.execute(table).fetchall() == at_once.execute(table).fetchall()
+    assert reused == [0, 2, 1]
+    rows = dict(con.execute("select text_id, evidence from ml.voice_text_signals").fetchall())
+    assert rows["support_tickets:T3:body"] is None and "Gainsight" in rows["support_tickets:T5:body"]
+
+
 def test_signals_of_a_book_without_any_text_are_an_empty_table(offline):
     # a customer sending usage and contracts only (found by `csops evaluate --regime usage_only`): no crash
     con = duckdb.connect()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -64,13 +63,17 @@ def load_texts(con) -> pd.DataFrame:
     return df
 
 
-def evidence(text: str, label: dict, redact: Callable[[str], str]) -> str | None:
-    """A redacted quote (`redact`: text -> redacted text), kept only where a mart or an alert shows it (leaving,
-    competitors, product feedback)."""
-    if not (label["intent_to_leave"] or label["intent_to_downgrade"] or label["competitors"]
-            or label["feedback_kind"]):
-        return None
-    quote = " ".join(redact(text).split())
+def _quoted(labels: pd.DataFrame) -> pd.Series:
+    """Rows whose text a mart or an alert shows as evidence: leaving, downgrading, a competitor, product feedback.
+    Labels read back from the table hold missing text as NaN, which is not a flag."""
+    said = lambda column: labels[column].fillna("").astype(str).ne("")  # noqa: E731
+    flag = lambda column: labels[column].fillna(False).astype(bool)  # noqa: E731
+    return flag("intent_to_leave") | flag("intent_to_downgrade") | said("competitors") | said("feedback_kind")
+
+
+def evidence_quote(text: str, redactor: Redactor) -> str:
+    """The redacted quote, one line, at most EVIDENCE_CHARS characters."""
+    quote = " ".join(redactor.redact(text).text.split())
     return quote if len(quote) <= EVIDENCE_CHARS else quote[: EVIDENCE_CHARS - 1] + "…"
 
 
@@ -99,34 +102,28 @@ def update_signals(con, classifier: Classifier) -> dict:
                              [classifier.model]).df().set_index("text_hash")
         fresh = todo[~todo["text_hash"].isin(cached.index)].drop_duplicates("text_hash")
         labels = classifier.classify(fresh["text"].tolist())
-        new_labels = {h: lab for h, lab in zip(fresh["text_hash"], labels) if "error" not in lab}
+        new_labels = {h: _row_labels(lab) for h, lab in zip(fresh["text_hash"], labels) if "error" not in lab}
+        # One label row per hash (new, else another row's): every todo row takes its hash's labels by a join.
+        new = pd.DataFrame(list(new_labels.values()), index=pd.Index(list(new_labels), dtype=object),
+                           columns=list(LABEL_COLUMNS))
+        by_hash = [frame for frame in (new, cached[list(LABEL_COLUMNS)]) if len(frame)]
+        rows = todo.join(pd.concat(by_hash) if by_hash else new, on="text_hash", how="inner")
+        failed, reused = len(todo) - len(rows), int(rows["text_hash"].isin(cached.index).sum())
         redactor = Redactor()
         # Texts repeat (one survey comment per row of a wave, templates): each distinct text is redacted once.
-        redact = functools.lru_cache(maxsize=None)(lambda text: redactor.redact(text).text)
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
-        rows, failed, reused = [], 0, 0
-        for t in todo.itertuples(index=False):
-            if t.text_hash in new_labels:
-                lab = _row_labels(new_labels[t.text_hash])
-                ev = evidence(t.text, new_labels[t.text_hash], redact)
-            elif t.text_hash in cached.index:
-                c = cached.loc[t.text_hash]
-                reused += 1
-                lab = {k: c[k] for k in LABEL_COLUMNS}
-                ev = evidence(t.text, lab, redact)  # competitors as stored (comma-joined): truthy when any
-            else:
-                failed += 1
-                continue
-            rows.append({"text_id": t.text_id, "source": t.source, "source_id": str(t.source_id), "field": t.field,
-                         "account_id": t.account_id, "created_on": t.created_on, "text_hash": t.text_hash,
-                         "model": classifier.model, **lab, "evidence": ev, "classified_at": now})
-        if rows:
-            con.register("voice_new_rows", pd.DataFrame(rows))
+        quote = functools.lru_cache(maxsize=None)(lambda text: evidence_quote(text, redactor))
+        quoted = _quoted(rows).to_numpy()
+        rows = rows.assign(source_id=rows["source_id"].astype(str), model=classifier.model, evidence=None,
+                           classified_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        rows.loc[quoted, "evidence"] = [quote(text) for text in rows.loc[quoted, "text"]]
+        rows = rows.drop(columns="text")
+        if len(rows):
+            con.register("voice_new_rows", rows)
         con.execute("begin")
         try:  # rows of edited texts, of texts that left staging and of another classifier go; new rows come in
             con.execute(f"delete from {TABLE} s where s.model <> ? or not exists (select 1 from voice_texts t "
                         "where t.text_id = s.text_id and t.text_hash = s.text_hash)", [classifier.model])
-            if rows:  # by name into the declared columns: a column pandas holds only nulls of keeps its type
+            if len(rows):  # by name into the declared columns: a column pandas holds only nulls of keeps its type
                 con.execute(f"insert into {TABLE} by name select * from voice_new_rows")
             con.execute("commit")
         except Exception:
