@@ -3,13 +3,14 @@ incremental text-signals table, and what an instruction hidden in a ticket body 
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import duckdb
 import pytest
 
 from ml.voice.classify import TOOL_NAME, ClaudeClassifier, OfflineClassifier
-from ml.voice.signals import update_signals
+from ml.voice.signals import load_texts, update_signals
 from tests.fakes.anthropic_server import FakeAnthropic, request_customer_text
 
 KEY = "sk-" "ant-test-voice-key"  # a fake key, split so secret scanners pass it
@@ -190,6 +191,16 @@ def test_signals_built_run_by_run_equal_the_table_built_at_once(offline):
     assert reused == [0, 2, 1]
     rows = dict(con.execute("select text_id, evidence from ml.voice_text_signals").fetchall())
     assert rows["support_tickets:T3:body"] is None and "Gainsight" in rows["support_tickets:T5:body"]
+
+
+def test_text_hashes_are_the_sha256_of_the_utf8_text_as_rows_already_stored_hold():
+    # computed in SQL; a different digest would send every stored text to the classifier again
+    texts = ["Ça ne marche pas — l'export ✓", "日本語のチケット 🚀", "plain ascii"]
+    con = duckdb.connect()
+    _staging(con, [(f"T{i}", "A1", text) for i, text in enumerate(texts)])
+    hashes = dict(load_texts(con)[["text_id", "text_hash"]].itertuples(index=False))
+    assert [hashes[f"support_tickets:T{i}:body"] for i in range(3)] == [
+        hashlib.sha256(text.encode()).hexdigest()[:32] for text in texts]
 
 
 def test_signals_of_a_book_without_any_text_are_an_empty_table(offline):

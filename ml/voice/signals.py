@@ -9,7 +9,6 @@ to the classifier. Rows of texts that left staging are dropped.
 from __future__ import annotations
 
 import functools
-import hashlib
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -49,18 +48,13 @@ create table if not exists ml.voice_text_signals (
 """
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 def load_texts(con) -> pd.DataFrame:
-    df = con.execute(f"select * from ({TEXTS_SQL}) where text is not null and trim(text) <> ''").df()
-    df["text_id"] = df["source"] + ":" + df["source_id"].astype(str) + ":" + df["field"]
+    """Every non-blank text with its id and hash (the first 32 hex digits of the SHA-256 of its UTF-8 bytes)."""
+    df = con.execute(f"select *, source || ':' || source_id || ':' || field as text_id, "
+                     f"left(sha256(text), 32) as text_hash from ({TEXTS_SQL}) "
+                     "where text is not null and trim(text) <> ''").df()
     # A source row seen in two batches is one text (its latest version).
-    df = df.drop_duplicates("text_id", keep="last").reset_index(drop=True)
-    # object dtype even when there is no text at all (usage and contracts only): pandas would make it float64
-    df["text_hash"] = pd.Series([text_hash(t) for t in df["text"]], index=df.index, dtype=object)
-    return df
+    return df.drop_duplicates("text_id", keep="last").reset_index(drop=True)
 
 
 def _quoted(labels: pd.DataFrame) -> pd.Series:
