@@ -72,8 +72,8 @@ def write_table(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, table: str)
     return len(frame)
 
 
-def read_table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
-    frame = con.execute(f"select * from {table}").df()
+def read_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+    frame = con.execute(f"select {', '.join(columns or ['*'])} from {table}").df()
     for column in ("snapshot_date", "event_date", "next_renewal_date", "as_of_date", "scoring_day"):
         if column in frame:
             frame[column] = pd.to_datetime(frame[column]).dt.date
@@ -187,7 +187,9 @@ def build_training_set(con: duckdb.DuckDBPyConnection, features: pd.DataFrame, t
 
 def refresh_training_set(con: duckdb.DuckDBPyConnection, task: str, cfg: MLConfig, as_of: AsOf) -> dict:
     """Label the feature snapshots (`ml.<task>_training_set`: keys, labels, slices); returns its summary."""
-    labelled = build_training_set(con, read_table(con, FEATURE_TABLE), task, cfg, as_of.as_of)
+    # The labels need the snapshots' keys only: all 100+ feature columns cost seconds to read at 10,000 accounts.
+    keys = read_table(con, FEATURE_TABLE, ["account_id", "snapshot_date"])
+    labelled = build_training_set(con, keys, task, cfg, as_of.as_of)
     write_table(con, labelled[["account_id", "snapshot_date", *LABEL_COLUMNS]], training_table(task))
     return training_set_summary(labelled)
 
