@@ -12,7 +12,7 @@ EVENT_TYPE_SLOTS most frequent event types of the training window (`fit_event_ty
 frequent, the list is stored with the feature snapshots and with each model so scoring fills the same columns),
 event quantities, usage relative to the account's own history, the billing term.
 
-Columns of the frame `build_feature_frame` returns:
+Columns of `feature_query` (and of the frame `build_feature_frame` returns):
 - `account_id`, `snapshot_date`
 - the model features (`FEATURE_NAMES`, all DOUBLE, NULL when unknown)
 - context columns for explanations and baselines (`CONTEXT_COLUMNS`: values 30/60/90 days earlier, health band, ...)
@@ -395,10 +395,11 @@ def _usage_values_sql(slots: int, one_day: bool = False) -> str:
         )"""
 
 
-def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
-                        accounts: list[str] | None = None, event_types: list[str] | None = None) -> pd.DataFrame:
-    """Features of every account active on each of `dates` (optionally only `accounts`); `event_types`: the types
-    of the event-type slots (`fit_event_types`; slots without a type are NULL)."""
+def feature_query(con: duckdb.DuckDBPyConnection, dates: list[date], accounts: list[str] | None = None,
+                  event_types: list[str] | None = None) -> tuple[str, dict]:
+    """The query (and its parameters) of every account's features on each of `dates` (optionally only `accounts`),
+    ordered by day and account; `event_types`: the types of the event-type slots (`fit_event_types`; slots without
+    a type are NULL)."""
     event_types = list(event_types or [])[:EVENT_TYPE_SLOTS]
     if not table_exists(con, DAILY):
         raise ValueError(f"{DAILY} does not exist: build the dbt feature marts first")
@@ -472,7 +473,13 @@ def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
         params["event_types"] = event_types
     if accounts is not None:
         params["accounts"] = list(accounts)
-    frame = con.execute(sql, params).df()
+    return sql, params
+
+
+def build_feature_frame(con: duckdb.DuckDBPyConnection, dates: list[date],
+                        accounts: list[str] | None = None, event_types: list[str] | None = None) -> pd.DataFrame:
+    """`feature_query`'s rows as a frame, days as `date` objects."""
+    frame = con.execute(*feature_query(con, dates, accounts, event_types)).df()
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
     if "next_renewal_date" in frame:
         frame["next_renewal_date"] = pd.to_datetime(frame["next_renewal_date"]).dt.date
