@@ -94,20 +94,23 @@ def scored_warehouse(built_warehouse, tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory) -> str:
+def postgres_url() -> str:
     """A real PostgreSQL server (Debian's package) for this session, on 127.0.0.1 and a free port. initdb and postgres
     refuse to run as root, so they run as the `postgres` user in a temp folder that user owns. Missing: the test fails."""
     import glob
     import shutil
     import socket
     import subprocess
+    import tempfile
     import time
 
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not binaries or shutil.which("runuser") is None:
         pytest.fail("PostgreSQL is not installed: `apt-get install -y postgresql` (the opdb tests need a real server)")
     bindir = Path(binaries[-1]).parent
-    root = tmp_path_factory.mktemp("postgres")
+    # Its own folder in the system temp folder, which the postgres user can reach: pytest resets its own base folder
+    # to 0700 whenever another pytest session starts, which would cut a running server off from its data.
+    root = Path(tempfile.mkdtemp(prefix="csops-postgres-"))
     data = root / "data"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -115,12 +118,6 @@ def postgres_url(tmp_path_factory) -> str:
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_postgres:
         shutil.chown(root, "postgres")
-        root.chmod(0o700)
-        root.parent.chmod(root.parent.stat().st_mode | 0o011)  # let the postgres user traverse to its folder
-        for parent in root.parents:
-            if parent == Path(parent.anchor):
-                break
-            parent.chmod(parent.stat().st_mode | 0o001)
     subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "csops", "--auth=trust",
                     "--no-sync", "-E", "UTF8"], check=True, capture_output=True)
     options = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off"
@@ -138,6 +135,7 @@ def postgres_url(tmp_path_factory) -> str:
     finally:
         subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from csops.opdb import current_revision, open_opdb, sessions, upgrade
 from csops.opdb.models import AccountState, Alert, AlertEvent, metadata
@@ -67,3 +67,21 @@ def test_the_migration_chain_is_linear():
     script = ScriptDirectory.from_config(config)
     assert len(script.get_heads()) == 1
     assert all(len(rev._all_down_revisions) <= 1 for rev in script.walk_revisions())
+
+
+def test_the_test_server_keeps_running_when_another_pytest_session_starts(postgres_url, tmp_path):
+    # Another pytest session on the machine resets pytest's base folder to 0700; a server whose data lived there
+    # lost it at its next checkpoint and every later PostgreSQL test failed to connect (seen with two checkouts).
+    import subprocess
+    import sys
+
+    (tmp_path / "test_other.py").write_text("def test_other(tmp_path):\n    assert tmp_path.exists()\n")
+    other = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_other.py"],
+                           cwd=tmp_path, capture_output=True, text=True)
+    assert other.returncode == 0, other.stdout[-500:]
+    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("CHECKPOINT"))
+    with engine.connect() as connection:
+        assert connection.execute(text("select 1")).scalar() == 1
+    engine.dispose()
