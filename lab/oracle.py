@@ -14,7 +14,7 @@ import pandas as pd
 
 from ml.candidates import fit_lightgbm
 from ml.config import MLConfig
-from ml.selection import backtest_candidate, fit_folds, fold_rows, fold_trains
+from ml.selection import backtest_candidates, fold_rows
 from ml.split import BacktestPlan
 
 STATE = ("value_realized", "champion_strength", "product_fit", "support_pain", "health")
@@ -63,6 +63,7 @@ def evaluate_oracle(truth_dir: Path, training_set: pd.DataFrame, plan: BacktestP
     for c in ORACLE_FEATURES:
         if c not in frame:
             frame[c] = hidden[c].to_numpy()
-    fitted = fit_folds(fold_trains(frame, plan), lambda train: fit_lightgbm(train, ORACLE_FEATURES, cfg), cfg)
-    run = backtest_candidate(frame, fold_rows(frame, plan), plan, "oracle", fitted, cfg)
-    return run.metrics
+    runs, _ = backtest_candidates(frame, fold_rows(frame, plan), plan,
+                                  {"oracle": lambda train: fit_lightgbm(train, ORACLE_FEATURES, cfg)}, cfg,
+                                  workers=cfg.num_threads)
+    return runs["oracle"].metrics

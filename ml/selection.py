@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ml.calibration import Calibrator, fit_calibrator
-from ml.candidates import LABELS, Scorer
+from ml.candidates import LABELS, CannotFit, Scorer
 from ml.config import MLConfig
 from ml.metrics import evaluate_scores
 from ml.split import HISTORY, BacktestPlan
@@ -49,10 +49,26 @@ def fold_trains(known: pd.DataFrame, plan: BacktestPlan) -> list[pd.DataFrame]:
     return [known[((dates >= fold.train[0]) & (dates <= fold.train[1])).to_numpy()] for fold in plan.folds]
 
 
-def fit_folds(trains: list[pd.DataFrame], fit: Callable[[pd.DataFrame], Scorer], cfg: MLConfig) -> list[Scorer]:
-    """One candidate's fold fits, side by side on `num_threads` threads (LightGBM and NumPy release the GIL)."""
-    with ThreadPoolExecutor(max_workers=cfg.num_threads) as pool:
-        return list(pool.map(fit, trains))
+def backtest_candidates(known: pd.DataFrame, folds: pd.Series, plan: BacktestPlan,
+                        fits: dict[str, Callable[[pd.DataFrame], Scorer]], cfg: MLConfig, workers: int
+                        ) -> tuple[dict[str, CandidateRun], dict[str, CannotFit]]:
+    """Backtest each candidate of `fits` (name -> fit on training rows), its fold fits queued in `fits`' order on
+    one pool of `workers` threads (LightGBM and NumPy release the GIL): each candidate is scored, calibrated and
+    measured here while the later ones still fit. Returns the runs and why the others could not be fitted."""
+    trains = fold_trains(known, plan)
+    runs: dict[str, CandidateRun] = {}
+    cannot: dict[str, CannotFit] = {}
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        queued = {name: [pool.submit(fit, train) for train in trains] for name, fit in fits.items()}
+        for name, fitted in queued.items():
+            try:
+                runs[name] = backtest_candidate(known, folds, plan, name, [f.result() for f in fitted], cfg)
+            except CannotFit as exc:
+                cannot[name] = exc
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return runs, cannot
 
 
 def backtest_candidate(known: pd.DataFrame, folds: pd.Series, plan: BacktestPlan, name: str,

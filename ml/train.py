@@ -13,8 +13,8 @@ It never raises for lack of data: the result's `status` says what could be done 
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -22,13 +22,17 @@ import pandas as pd
 from ml import drift
 from ml.baselines import health_score_risk
 from ml.calibration import Calibrator
-from ml.candidates import LABELS, CannotFit, Scorer, fit_candidate, lgbm_params
+from ml.candidates import LABELS, Scorer, fit_candidate, lgbm_params
 from ml.config import CANDIDATES, MLConfig
 from ml.features import CATEGORICAL_FEATURES, FEATURE_BY_NAME, FEATURE_NAMES
 from ml.metrics import evaluate_scores
-from ml.selection import CandidateRun, Selection, backtest_candidate, choose, fold_rows, fold_trains, \
-    reliability_table
+from ml.selection import CandidateRun, Selection, backtest_candidates, choose, fold_rows, reliability_table
 from ml.split import HISTORY, BacktestPlan, NotEnoughHistory, backtest_plan
+
+
+# The order the candidates' fits are queued in: the instant rules first, so they are scored while the trees grow, then
+# the costliest first, so the cores are not left waiting on one long fit at the end.
+FIT_ORDER = ("days_to_term_end", "health_score", "lightgbm", "logistic_regression", "health_learned")
 
 
 @dataclass
@@ -119,7 +123,10 @@ def fit_task(training_set: pd.DataFrame, task: str, cfg: MLConfig, features: lis
     test_mask = (folds != HISTORY).to_numpy()
     test, test_fold = known[test_mask], folds[test_mask].to_numpy()
     candidates = tuple(n for n in CANDIDATES if n in cfg.candidates)
-    runs, cannot = _backtest(known, folds, plan, candidates, task, features, fit_cfg, workers=cfg.num_threads)
+    fits = {name: partial(fit_candidate, name, task=task, features=features, cfg=fit_cfg)
+            for name in sorted(candidates, key=FIT_ORDER.index)}
+    runs, cannot = backtest_candidates(known, folds, plan, fits, cfg, workers=cfg.num_threads)
+    runs = {name: runs[name] for name in candidates if name in runs}
     result.reasons += [f"{LABELS[name]} not backtested: {cannot[name]}" for name in candidates if name in cannot]
     result.metrics = {name: run.metrics for name, run in runs.items()}
     frame = test[["account_id", "snapshot_date", "label", "event_date"]].assign(fold=test_fold)
@@ -149,34 +156,6 @@ def fit_task(training_set: pd.DataFrame, task: str, cfg: MLConfig, features: lis
     result.importance = result.scorer.importance()
     result.status = "trained" if positives >= cfg.min_test_positives else "not_validated"
     return result
-
-
-# The order the candidates' fits are queued in: the instant rules first, so they are scored while the trees grow, then
-# the costliest first, so the cores are not left waiting on one long fit at the end.
-FIT_ORDER = ("days_to_term_end", "health_score", "lightgbm", "logistic_regression", "health_learned")
-
-
-def _backtest(known: pd.DataFrame, folds: pd.Series, plan: BacktestPlan, candidates: tuple[str, ...], task: str,
-              features: list[str], fit_cfg: MLConfig, workers: int
-              ) -> tuple[dict[str, CandidateRun], dict[str, CannotFit]]:
-    """Every candidate's fold fits queued on one pool of `workers` threads; each candidate is scored, calibrated
-    and measured here while the later ones still fit. Returns the runs in `candidates` order and why the others
-    could not be fitted."""
-    trains = fold_trains(known, plan)
-    runs: dict[str, CandidateRun] = {}
-    cannot: dict[str, CannotFit] = {}
-    pool = ThreadPoolExecutor(max_workers=workers)
-    try:
-        queued = {name: [pool.submit(fit_candidate, name, train, task, features, fit_cfg) for train in trains]
-                  for name in sorted(candidates, key=FIT_ORDER.index)}
-        for name, fits in queued.items():
-            try:
-                runs[name] = backtest_candidate(known, folds, plan, name, [fit.result() for fit in fits], fit_cfg)
-            except CannotFit as exc:
-                cannot[name] = exc
-    finally:
-        pool.shutdown(cancel_futures=True)
-    return {name: runs[name] for name in candidates if name in runs}, cannot
 
 
 def calibration_check(known: pd.DataFrame, folds: pd.Series, plan: BacktestPlan, run: CandidateRun,
